@@ -1,0 +1,1 @@
+"""Customer Warehouse: the Dagster code location and the customer-warehouse CLI."""

@@ -1,0 +1,251 @@
+"""`customer-warehouse`: generate demo extracts, refresh, inspect and roll back the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from pipelines.settings import Settings, load_settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        raw_dir=Path(args.raw_dir).resolve() if getattr(args, "raw_dir", None) else None,
+        warehouse_dir=(
+            Path(args.warehouse_dir).resolve() if getattr(args, "warehouse_dir", None) else None
+        ),
+        as_of=getattr(args, "as_of", None),
+    )
+
+
+def _print_progress(stage: str, done: int, total: int) -> None:
+    print(
+        f"\r  {stage}: {done:,}/{total:,} customers ({done / max(total, 1):.0%})",
+        end="" if done < total else "\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+# ---- generate --------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generate import generate_extracts
+
+    settings = _settings(args)
+    end = args.end_date or date.fromordinal(date.today().toordinal() - 1)
+    print(
+        f"Generating {args.customers:,} customers over {args.months} months ending {end} "
+        f"(seed {args.seed}) into {settings.raw_dir}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    rows = generate_extracts(
+        settings.raw_dir,
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        end_date=end,
+        file_format=args.format,
+        progress=_print_progress,
+    )
+    for extract, count in rows.items():
+        print(f"  {extract:<22}{count:>14,} rows")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+# ---- refresh ---------------------------------------------------------------------------------
+def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
+    """Run the nightly_refresh job in this process; return its run log record."""
+    os.environ.update(
+        CW_RAW_DIR=str(settings.raw_dir),
+        CW_WAREHOUSE_DIR=str(settings.warehouse_dir),
+        CW_AS_OF=settings.as_of.isoformat(),
+    )
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.jobs import TRIGGER_TAG, record_run
+    from pipelines.storage import release_refresh_lock
+
+    job = defs.resolve_job_def("nightly_refresh")
+    instance = DagsterInstance.ephemeral()
+    level = "WARNING" if quiet else "INFO"
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags={TRIGGER_TAG: trigger},
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        )
+    finally:
+        release_refresh_lock(settings)
+    return record_run(instance, result.run_id, settings, trigger)
+
+
+def print_run_summary(record, seconds: float) -> None:
+    print()
+    print(f"Refresh {record.outcome.upper()} as of {record.as_of} in {seconds:.1f} s")
+    per_extract: dict[str, list[int]] = {}
+    for f in record.files:
+        counts = per_extract.setdefault(f["extract"], [0, 0, 0, 0, 0])
+        counts[0] += f["status"] == "loaded"
+        counts[1] += f["status"] == "rejected"
+        counts[2] += f["rows_read"]
+        counts[3] += f["rows_loaded"]
+        counts[4] += f["rows_quarantined"]
+    if per_extract:
+        print(
+            f"  {'extract':<22}{'files':>6}{'rejected':>9}{'read':>12}{'loaded':>12}"
+            f"{'quarantined':>13}"
+        )
+        for extract, (files, rejected, read, loaded, quarantined) in sorted(per_extract.items()):
+            print(
+                f"  {extract:<22}{files:>6}{rejected:>9}{read:>12,}{loaded:>12,}{quarantined:>13,}"
+            )
+    else:
+        print("  no new or changed extract files")
+    print(f"  checks: {record.checks_passed} passed, {len(record.checks_failed)} failed")
+    for name in record.checks_failed[:20]:
+        print(f"    FAILED {name}")
+    print(f"  {record.reason}")
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.raw_dir.is_dir():
+        print(
+            f"error: raw directory {settings.raw_dir} does not exist "
+            "(run `customer-warehouse generate` for demo data)",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"Refreshing {settings.published_path} from {settings.raw_dir} as of {settings.as_of}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    record = run_refresh(settings, quiet=args.quiet)
+    print_run_summary(record, time.perf_counter() - started)
+    return 0 if record.outcome == "succeeded" else 1
+
+
+# ---- status / rollback -------------------------------------------------------------------------
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.loader import connect
+    from pipelines.storage import history, read_run_records
+
+    settings = _settings(args)
+    records = read_run_records(settings)
+    if not records:
+        print(f"No refresh has run yet for {settings.warehouse_dir}.")
+        return 1
+    last = records[-1]
+    print(
+        f"Last refresh: {last['outcome']} (as of {last['as_of']}, {last['trigger']}), "
+        f"started {last['started_at']}, ended {last['ended_at']}"
+    )
+    print(f"  {last['reason']}")
+    for name in last["checks_failed"]:
+        print(f"  FAILED check {name}")
+    good = next((r for r in reversed(records) if r["outcome"] == "succeeded"), None)
+    if settings.published_path.exists():
+        modified = datetime.fromtimestamp(settings.published_path.stat().st_mtime)
+        age_hours = (datetime.now() - modified).total_seconds() / 3600
+        print(
+            f"Published warehouse: {settings.published_path} "
+            f"({settings.published_path.stat().st_size / 2**20:.1f} MiB, published "
+            f"{modified:%Y-%m-%d %H:%M}, {age_hours:.1f} h ago; "
+            f"as of {good['as_of'] if good else 'unknown'})"
+        )
+        print(f"  {len(history(settings))} earlier publish(es) kept for rollback")
+        con = connect(settings.published_path, read_only=True)
+        try:
+            rejected = con.execute(
+                "select extract, file_name, message from raw.file_manifest "
+                "where status = 'rejected' order by extract, file_name"
+            ).fetchall()
+            quarantine = con.execute(
+                "select extract, rule, count(*) from raw.quarantine group by all order by all"
+            ).fetchall()
+        finally:
+            con.close()
+        for extract, file_name, message in rejected:
+            print(f"  rejected file {extract}/{file_name}: {message}")
+        if quarantine:
+            print("  quarantined rows:")
+            for extract, rule, count in quarantine:
+                print(f"    {extract:<22}{rule:<30}{count:>10,}")
+    else:
+        print("Nothing published yet.")
+    return 0 if last["outcome"] == "succeeded" else 1
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from pipelines.storage import RefreshError, rollback
+
+    settings = _settings(args)
+    try:
+        restored = rollback(settings)
+    except RefreshError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Rolled back: {settings.published_path} is again the publish {restored.name}")
+    return 0
+
+
+# ---- argument parsing --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="customer-warehouse",
+        description="Customer-management data warehouse: extracts -> DuckDB -> dbt marts.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def locations(sub: argparse.ArgumentParser, raw: bool = True) -> None:
+        if raw:
+            sub.add_argument("--raw-dir", help="extract folders (env CW_RAW_DIR; data/raw)")
+        sub.add_argument(
+            "--warehouse-dir",
+            help="where warehouse.duckdb lives (env CW_WAREHOUSE_DIR; data/warehouse)",
+        )
+
+    generate = commands.add_parser("generate", help="write deterministic demo extracts")
+    generate.add_argument("--raw-dir", help="output folder (env CW_RAW_DIR; data/raw)")
+    generate.add_argument("--customers", type=int, default=2000)
+    generate.add_argument("--months", type=int, default=24)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--end-date", type=_date, help="last day of history (default yesterday)")
+    generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    generate.set_defaults(handler=cmd_generate)
+
+    refresh = commands.add_parser("refresh", help="load, validate, build and publish")
+    locations(refresh)
+    refresh.add_argument("--as-of", type=_date, help="compute marts as of this date (env CW_AS_OF)")
+    refresh.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    refresh.set_defaults(handler=cmd_refresh)
+
+    status = commands.add_parser("status", help="last refresh, freshness, failures")
+    locations(status, raw=False)
+    status.set_defaults(handler=cmd_status)
+
+    rollback = commands.add_parser("rollback", help="serve the previous publish again")
+    locations(rollback, raw=False)
+    rollback.set_defaults(handler=cmd_rollback)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,95 @@
+"""dbt models as Dagster assets (asset key = model name), dbt tests as asset checks."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from pipelines.resources import WarehouseResource
+from pipelines.settings import DBT_PROJECT_DIR, Settings
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+_PROJECT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def _newest_input_mtime() -> float:
+    newest = 0.0
+    for name in _PROJECT_INPUTS:
+        path = DBT_PROJECT_DIR / name
+        paths = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(p.stat().st_mtime for p in paths if p.is_file())])
+    return newest
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project once; again only when a model, macro, test or config changed."""
+    if MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_input_mtime():
+        return MANIFEST_PATH
+    dbt = Path(sys.executable).with_name("dbt")
+    completed = subprocess.run(
+        [str(dbt), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=dbt_environment(None),
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
+    return MANIFEST_PATH
+
+
+def dbt_environment(settings: Settings | None) -> dict[str, str]:
+    """What profiles.yml reads: the work database of this refresh and its resource limits."""
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
+    if settings is not None:
+        env.update(
+            CW_WORK_DATABASE=str(settings.work_path),
+            CW_TEMP_DIRECTORY=str(settings.temp_dir),
+            CW_MEMORY_LIMIT=settings.memory_limit,
+            CW_THREADS=str(settings.threads),
+        )
+    return env
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """dbt sources are the raw ingest assets; models keep their names; groups follow folders."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["raw", dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        folders = dbt_resource_props.get("fqn", [])[1:-1]
+        return "_".join(folders) or "dbt"
+
+
+translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=translator)
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Builds and tests every dbt model in the work database at the refresh's as-of date."""
+    settings = warehouse.settings()
+    os.environ.update(dbt_environment(settings))
+    variables = json.dumps({"as_of_date": settings.as_of.isoformat()})
+    yield from dbt.cli(["build", "--vars", variables], context=context).stream()
+
+
+# The dbt of this virtual environment, whether or not the venv is activated.
+dbt_resource = DbtCliResource(
+    project_dir=str(DBT_PROJECT_DIR),
+    profiles_dir=str(DBT_PROJECT_DIR),
+    dbt_executable=str(Path(sys.executable).with_name("dbt")),
+)
