@@ -91,6 +91,7 @@ def _raw_asset(extract_name: str) -> AssetsDefinition:
                     con,
                     extract_name,
                     con.execute(f"select max(_loaded_at) from raw.{extract_name}").fetchone()[0],
+                    settings.expectations_dir,
                 )
                 if any(o.status == "loaded" for o in processed)
                 else None

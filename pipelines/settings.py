@@ -37,6 +37,7 @@ class Settings:
     keep_publishes: int
     webhook_url: str | None
     csv_encoding: str | None
+    expectations_dir: Path
 
     @property
     def published_path(self) -> Path:
@@ -88,5 +89,6 @@ def load_settings(**overrides) -> Settings:
         keep_publishes=int(env.get("CW_KEEP_PUBLISHES", "5")),
         webhook_url=env.get("CW_WEBHOOK_URL") or None,
         csv_encoding=env.get("CW_CSV_ENCODING") or None,
+        expectations_dir=Path(env.get("CW_EXPECTATIONS_DIR", EXPECTATIONS_DIR)).resolve(),
     )
     return settings.with_overrides(**overrides)

@@ -1,0 +1,40 @@
+"""The Dagster code location loads and wires the pieces together as documented."""
+
+from dagster import AssetKey
+
+from pipelines.contract import EXTRACTS
+from pipelines.definitions import defs
+
+
+def test_definitions_load_with_the_nightly_job_schedule_and_sensor():
+    assert defs.resolve_job_def("nightly_refresh") is not None
+    assert defs.resolve_schedule_def("nightly_refresh_schedule").cron_schedule == "0 2 * * *"
+    assert defs.resolve_sensor_def("new_extract_files_sensor") is not None
+
+
+def test_every_extract_is_a_raw_asset_feeding_its_staging_model():
+    graph = defs.resolve_asset_graph()
+    keys = set(graph.get_all_asset_keys())
+    for extract in EXTRACTS:
+        assert AssetKey(["raw", extract]) in keys
+    staged = graph.get(AssetKey(["stg_erp__sales_order_lines"]))
+    assert AssetKey(["raw", "sales_order_lines"]) in staged.parent_keys
+
+
+def test_raw_assets_carry_blocking_great_expectations_checks():
+    graph = defs.resolve_asset_graph()
+    check_keys = graph.asset_check_keys
+    for extract in EXTRACTS:
+        names = {c.name for c in check_keys if c.asset_key == AssetKey(["raw", extract])}
+        assert "great_expectations" in names
+
+
+def test_dbt_tests_become_asset_checks_and_every_asset_is_described():
+    graph = defs.resolve_asset_graph()
+    dbt_checks = {c for c in graph.asset_check_keys
+                  if c.asset_key == AssetKey(["stg_erp__customers"])}
+    assert any("unique" in c.name for c in dbt_checks)
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            assert node.description, f"{key.to_user_string()} has no description"
