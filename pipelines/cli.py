@@ -205,6 +205,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- export -----------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.exports import ExportError, export_receivables
+
+    settings = _settings(args)
+    try:
+        written = export_receivables(
+            settings,
+            args.month,
+            args.format,
+            Path(args.out_dir).resolve() if args.out_dir else None,
+        )
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
 # ---- argument parsing --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -239,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="last refresh, freshness, failures")
     locations(status, raw=False)
     status.set_defaults(handler=cmd_status)
+
+    export = commands.add_parser("export", help="write finance's monthly receivables export")
+    export.add_argument("what", choices=["receivables"])
+    export.add_argument("--month", required=True, help="the month, YYYY-MM")
+    export.add_argument("--format", choices=["xlsx", "csv", "parquet"], default="xlsx")
+    export.add_argument("--out-dir", help="default <warehouse-dir>/exports")
+    locations(export, raw=False)
+    export.set_defaults(handler=cmd_export)
 
     rollback = commands.add_parser("rollback", help="serve the previous publish again")
     locations(rollback, raw=False)

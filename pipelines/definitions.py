@@ -4,22 +4,29 @@ from dagster import Definitions
 
 from pipelines.ingest import raw_assets, work_database
 from pipelines.jobs import (
+    export_closed_month,
     new_extract_files_sensor,
     nightly_refresh,
     nightly_refresh_schedule,
+    receivables_export_job,
     record_failed_refresh,
     record_succeeded_refresh,
 )
-from pipelines.publish import warehouse
+from pipelines.publish import receivables_export, warehouse
 from pipelines.quality import reconciliation_checks
 from pipelines.resources import WarehouseResource
 from pipelines.transform import dbt_models, dbt_resource
 
 defs = Definitions(
-    assets=[work_database, *raw_assets, dbt_models, warehouse],
+    assets=[work_database, *raw_assets, dbt_models, warehouse, receivables_export],
     asset_checks=reconciliation_checks,
-    jobs=[nightly_refresh],
+    jobs=[nightly_refresh, receivables_export_job],
     schedules=[nightly_refresh_schedule],
-    sensors=[new_extract_files_sensor, record_succeeded_refresh, record_failed_refresh],
+    sensors=[
+        new_extract_files_sensor,
+        record_succeeded_refresh,
+        record_failed_refresh,
+        export_closed_month,
+    ],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource},
 )

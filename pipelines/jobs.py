@@ -23,6 +23,7 @@ from dagster import (
 )
 
 from pipelines.loader import connect, list_source_files
+from pipelines.publish import receivables_export, receivables_export_partitions
 from pipelines.settings import Settings, load_settings
 from pipelines.storage import RunRecord, append_run_record, notify_webhook
 
@@ -32,10 +33,41 @@ TRIGGER_TAG = "customer_warehouse/trigger"
 # steps are sequential anyway (load -> validate -> dbt -> publish).
 nightly_refresh = define_asset_job(
     "nightly_refresh",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - AssetSelection.assets(receivables_export),
     executor_def=in_process_executor,
     description="Load new extracts, validate them, build and test every dbt model, publish.",
 )
+
+
+receivables_export_job = define_asset_job(
+    "receivables_export_job",
+    selection=AssetSelection.assets(receivables_export),
+    partitions_def=receivables_export_partitions,
+    executor_def=in_process_executor,
+    description="Write finance's receivables export of one closed month.",
+)
+
+
+def last_closed_month(as_of) -> str:
+    """The month before the as-of month: the newest month a refresh at as_of has closed."""
+    first = as_of.replace(day=1)
+    previous = first.fromordinal(first.toordinal() - 1)
+    return previous.strftime("%Y-%m")
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[nightly_refresh],
+    request_job=receivables_export_job,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def export_closed_month(context: RunStatusSensorContext):
+    """After a successful refresh, exports the month it closed unless that export exists."""
+    settings = load_settings()
+    month = last_closed_month(settings.as_of)
+    if (settings.exports_dir / f"receivables_{month}.xlsx").exists():
+        return SkipReason(f"receivables export for {month} already written")
+    return RunRequest(run_key=f"receivables-{month}", partition_key=f"{month}-01")
 
 
 @schedule(

@@ -38,6 +38,7 @@ class Settings:
     webhook_url: str | None
     csv_encoding: str | None
     expectations_dir: Path
+    role: str
 
     @property
     def published_path(self) -> Path:
@@ -67,6 +68,11 @@ class Settings:
     def exports_dir(self) -> Path:
         return self.warehouse_dir / "exports"
 
+    @property
+    def mask_pii(self) -> bool:
+        """Analysts see customer ids and numbers but not names (exports and dashboard)."""
+        return self.role == "analyst"
+
     def encoding_for(self, extract: str) -> str | None:
         """The forced CSV encoding of one extract (CW_CSV_ENCODING_<EXTRACT>), else the global."""
         return os.environ.get(f"CW_CSV_ENCODING_{extract.upper()}") or self.csv_encoding
@@ -90,5 +96,6 @@ def load_settings(**overrides) -> Settings:
         webhook_url=env.get("CW_WEBHOOK_URL") or None,
         csv_encoding=env.get("CW_CSV_ENCODING") or None,
         expectations_dir=Path(env.get("CW_EXPECTATIONS_DIR", EXPECTATIONS_DIR)).resolve(),
+        role=env.get("CW_ROLE", "full"),
     )
     return settings.with_overrides(**overrides)
