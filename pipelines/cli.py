@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from pipelines.settings import Settings, load_settings
+from pipelines.storage import is_up_to_date
 
 
 def _date(text: str) -> date:
@@ -94,6 +95,32 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
     return record_run(instance, result.run_id, settings, trigger)
 
 
+def record_up_to_date(settings: Settings):
+    """Log a refresh that found nothing to do: same files, as-of date and project."""
+    from uuid import uuid4
+
+    from pipelines.storage import RunRecord, append_run_record, project_fingerprint
+
+    now = datetime.now().astimezone().isoformat(timespec="seconds")
+    record = RunRecord(
+        run_id=str(uuid4()),
+        started_at=now,
+        ended_at=now,
+        outcome="succeeded",
+        as_of=settings.as_of.isoformat(),
+        trigger="cli",
+        files=[],
+        checks_passed=0,
+        checks_failed=[],
+        published=False,
+        project_fingerprint=project_fingerprint(),
+        reason="no new or changed extract files, same as-of date and models as the last "
+        "publish: the warehouse is up to date (use --force to rebuild anyway)",
+    )
+    append_run_record(settings, record)
+    return record
+
+
 def print_run_summary(record, seconds: float) -> None:
     print()
     print(f"Refresh {record.outcome.upper()} as of {record.as_of} in {seconds:.1f} s")
@@ -136,6 +163,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     started = time.perf_counter()
+    if not args.force and is_up_to_date(settings):
+        record = record_up_to_date(settings)
+        print(f"Refresh SUCCEEDED as of {settings.as_of} in {time.perf_counter() - started:.1f} s")
+        print(f"  {record.reason}")
+        return 0
     record = run_refresh(settings, quiet=args.quiet)
     print_run_summary(record, time.perf_counter() - started)
     return 0 if record.outcome == "succeeded" else 1
@@ -225,6 +257,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- bench ------------------------------------------------------------------------------------
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import format_table, run_benchmark, write_result
+
+    result = run_benchmark(
+        args.customers,
+        args.months,
+        keep=args.keep,
+        file_format=args.format,
+        progress=lambda message: print(f"bench: {message}", file=sys.stderr),
+    )
+    path = write_result(result)
+    print(format_table(result))
+    print(f"  written to {path}")
+    return 0
+
+
 # ---- argument parsing --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -254,6 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     locations(refresh)
     refresh.add_argument("--as-of", type=_date, help="compute marts as of this date (env CW_AS_OF)")
     refresh.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    refresh.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even when nothing changed since the last publish",
+    )
     refresh.set_defaults(handler=cmd_refresh)
 
     status = commands.add_parser("status", help="last refresh, freshness, failures")
@@ -267,6 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out-dir", help="default <warehouse-dir>/exports")
     locations(export, raw=False)
     export.set_defaults(handler=cmd_export)
+
+    bench = commands.add_parser("bench", help="measure refresh speed, memory and query latency")
+    bench.add_argument("--customers", type=int, default=100_000)
+    bench.add_argument("--months", type=int, default=24)
+    bench.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    bench.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated data under benchmarks/data/ for the next run",
+    )
+    bench.set_defaults(handler=cmd_bench)
 
     rollback = commands.add_parser("rollback", help="serve the previous publish again")
     locations(rollback, raw=False)

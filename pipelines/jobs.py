@@ -22,10 +22,15 @@ from dagster import (
     sensor,
 )
 
-from pipelines.loader import connect, list_source_files
 from pipelines.publish import receivables_export, receivables_export_partitions
 from pipelines.settings import Settings, load_settings
-from pipelines.storage import RunRecord, append_run_record, notify_webhook
+from pipelines.storage import (
+    RunRecord,
+    append_run_record,
+    notify_webhook,
+    pending_files,
+    project_fingerprint,
+)
 
 TRIGGER_TAG = "customer_warehouse/trigger"
 
@@ -80,29 +85,6 @@ def export_closed_month(context: RunStatusSensorContext):
 def nightly_refresh_schedule(context):
     """The nightly refresh at 02:00 (CW_SCHEDULE_CRON, CW_SCHEDULE_TIMEZONE)."""
     return RunRequest(tags={TRIGGER_TAG: "schedule"})
-
-
-def pending_files(settings: Settings) -> list[str]:
-    """Extract files that are new or changed since the last publish (by name, size, time)."""
-    from pipelines.contract import EXTRACTS
-
-    known: set[tuple] = set()
-    if settings.published_path.exists():
-        con = connect(settings.published_path, read_only=True)
-        try:
-            known = set(
-                con.execute(
-                    "select extract, file_name, size_bytes, modified_ns from raw.file_manifest"
-                ).fetchall()
-            )
-        finally:
-            con.close()
-    pending = []
-    for extract in EXTRACTS:
-        for source in list_source_files(settings.raw_dir / extract):
-            if (extract, source.name, source.size, source.modified_ns) not in known:
-                pending.append(f"{extract}/{source.name}:{source.size}:{source.modified_ns}")
-    return pending
 
 
 @sensor(
@@ -181,6 +163,7 @@ def summarize_run(
         checks_failed=failed,
         reason=reason,
         published=published,
+        project_fingerprint=project_fingerprint(),
     )
 
 

@@ -16,6 +16,8 @@ import psutil
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+# What dbt reads besides the data: a change to any of these means the models must be rebuilt.
+DBT_PROJECT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 # DuckDB gets this share of the machine's memory: enough to build large marts, while leaving room
 # for the Dagster process, dbt and a dashboard reading the published file at the same time.

@@ -11,6 +11,7 @@ because readers open it read-only and the writer never touches it, nobody hits D
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -19,8 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.loader import connect, ensure_raw_schema
-from pipelines.settings import Settings
+from pipelines.contract import EXTRACTS
+from pipelines.loader import connect, ensure_raw_schema, list_source_files
+from pipelines.settings import (
+    DBT_PROJECT_DIR,
+    DBT_PROJECT_INPUTS,
+    EXPECTATIONS_DIR,
+    PROJECT_ROOT,
+    Settings,
+)
 
 
 class RefreshError(RuntimeError):
@@ -135,6 +143,53 @@ def rollback(settings: Settings) -> Path:
     return previous
 
 
+# ---- what a refresh would change ------------------------------------------------------------
+def pending_files(settings: Settings) -> list[str]:
+    """Extract files that are new or changed since the last publish (by name, size, time)."""
+    known: set[tuple] = set()
+    if settings.published_path.exists():
+        con = connect(settings.published_path, read_only=True)
+        try:
+            known = set(
+                con.execute(
+                    "select extract, file_name, size_bytes, modified_ns from raw.file_manifest"
+                ).fetchall()
+            )
+        finally:
+            con.close()
+    pending = []
+    for extract in EXTRACTS:
+        for source in list_source_files(settings.raw_dir / extract):
+            if (extract, source.name, source.size, source.modified_ns) not in known:
+                pending.append(f"{extract}/{source.name}:{source.size}:{source.modified_ns}")
+    return pending
+
+
+def project_fingerprint() -> str:
+    """A hash of everything that decides what a refresh builds besides the data and the date."""
+    digest = hashlib.sha256()
+    inputs = [DBT_PROJECT_DIR / name for name in DBT_PROJECT_INPUTS] + [EXPECTATIONS_DIR]
+    for root in inputs:
+        paths = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in paths:
+            if path.is_file():
+                digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_up_to_date(settings: Settings) -> bool:
+    """True when the last publish used the same files, as-of date and project as now."""
+    last = next((r for r in reversed(read_run_records(settings)) if r["published"]), None)
+    return (
+        last is not None
+        and settings.published_path.exists()
+        and last["as_of"] == settings.as_of.isoformat()
+        and last.get("project_fingerprint") == project_fingerprint()
+        and not pending_files(settings)
+    )
+
+
 # ---- run log ----------------------------------------------------------------------------------
 @dataclass
 class RunRecord:
@@ -149,6 +204,7 @@ class RunRecord:
     checks_failed: list[str]
     reason: str
     published: bool
+    project_fingerprint: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)

@@ -17,15 +17,14 @@ from dagster_dbt import (
 )
 
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR, Settings
+from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-_PROJECT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 
 def _newest_input_mtime() -> float:
     newest = 0.0
-    for name in _PROJECT_INPUTS:
+    for name in DBT_PROJECT_INPUTS:
         path = DBT_PROJECT_DIR / name
         paths = path.rglob("*") if path.is_dir() else [path]
         newest = max([newest, *(p.stat().st_mtime for p in paths if p.is_file())])

@@ -23,7 +23,8 @@ def table_fingerprints(path, schemas=("raw", "staging", "intermediate", "marts")
         return {
             f"{schema}.{name}": con.execute(
                 f"select count(*), sum(hash(t.* exclude (_loaded_at))) from {schema}.{name} t"
-                if schema == "raw" else f"select count(*), sum(hash(t.*)) from {schema}.{name} t"
+                if schema == "raw"
+                else f"select count(*), sum(hash(t.*)) from {schema}.{name} t"
             ).fetchone()
             for schema, name in tables
         }
@@ -39,41 +40,64 @@ def test_refresh_loads_every_extract_and_builds_every_model(published_warehouse,
             assert loaded > 0, extract
             manifest = con.execute(
                 "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
-                "from raw.file_manifest where extract = ?", [extract]).fetchone()
+                "from raw.file_manifest where extract = ?",
+                [extract],
+            ).fetchone()
             assert manifest[0] == manifest[1] + manifest[2]
-        staged = con.execute(
-            "select count(*) from staging.stg_erp__sales_order_lines").fetchone()[0]
+        staged = con.execute("select count(*) from staging.stg_erp__sales_order_lines").fetchone()[
+            0
+        ]
         assert staged == con.execute("select count(*) from raw.sales_order_lines").fetchone()[0]
-        models = {r[0] for r in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts')").fetchall()}
+        models = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema in ('staging', 'intermediate', 'marts')"
+            ).fetchall()
+        }
         assert "int_sales__customer_monthly" in models
     finally:
         con.close()
 
 
 def test_refresh_records_the_run_and_status_reports_it(published_warehouse):
-    runs = [json.loads(line) for line in
-            (published_warehouse.parent / "runs.jsonl").read_text().splitlines()]
+    runs = [
+        json.loads(line)
+        for line in (published_warehouse.parent / "runs.jsonl").read_text().splitlines()
+    ]
     assert runs[-1]["outcome"] == "succeeded" and runs[-1]["as_of"] == AS_OF.isoformat()
     assert runs[-1]["checks_failed"] == [] and runs[-1]["checks_passed"] > 50
     status = cli("status", "--warehouse-dir", str(published_warehouse.parent))
     assert "Last refresh: succeeded" in status.stdout
 
 
-def test_second_refresh_without_new_files_changes_nothing(published_warehouse, generated_raw,
-                                                          tmp_path):
+def test_second_refresh_without_new_files_changes_nothing(
+    published_warehouse, generated_raw, tmp_path
+):
     warehouse_dir = tmp_path / "wh"
     shutil.copytree(published_warehouse.parent, warehouse_dir)
     before = table_fingerprints(warehouse_dir / "warehouse.duckdb")
-    result = cli("refresh", "--raw-dir", str(generated_raw), "--warehouse-dir",
-                 str(warehouse_dir), "--as-of", AS_OF.isoformat(), "--quiet")
-    assert "no new or changed extract files" in result.stdout
+    common = [
+        "--raw-dir",
+        str(generated_raw),
+        "--warehouse-dir",
+        str(warehouse_dir),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+    ]
+
+    shortcut = cli("refresh", *common)
+    assert "the warehouse is up to date" in shortcut.stdout
+
+    forced = cli("refresh", *common, "--force")
+    assert "SUCCEEDED" in forced.stdout and "no new or changed extract files" in forced.stdout
     assert table_fingerprints(warehouse_dir / "warehouse.duckdb") == before
 
 
 def test_failed_check_leaves_the_last_publish_untouched_and_rollback_restores(
-        published_warehouse, private_raw, tmp_path):
+    published_warehouse, private_raw, tmp_path
+):
     warehouse_dir = tmp_path / "wh"
     shutil.copytree(published_warehouse.parent, warehouse_dir)
     published = warehouse_dir / "warehouse.duckdb"
@@ -82,22 +106,41 @@ def test_failed_check_leaves_the_last_publish_untouched_and_rollback_restores(
     suites = tmp_path / "expectations"
     shutil.copytree(cli.__globals__["__file__"].rsplit("/tests/", 1)[0] + "/expectations", suites)
     strict = json.loads((suites / "raw_complaints.json").read_text())
-    strict["expectations"].append({"type": "expect_table_row_count_to_be_between",
-                                   "kwargs": {"max_value": 0}})
+    strict["expectations"].append(
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 0}}
+    )
     (suites / "raw_complaints.json").write_text(json.dumps(strict))
     late = private_raw / "complaints" / "complaints_late.csv"
-    late.write_text("complaint_id,customer_id,opened_date,category\n"
-                    "CPX1,C0000001,2026-10-30,delivery\n")
+    late.write_text(
+        "complaint_id,customer_id,opened_date,category\nCPX1,C0000001,2026-10-30,delivery\n"
+    )
 
-    failed = cli("refresh", "--raw-dir", str(private_raw), "--warehouse-dir", str(warehouse_dir),
-                 "--as-of", AS_OF.isoformat(), "--quiet",
-                 env={"CW_EXPECTATIONS_DIR": str(suites)}, check=False)
+    failed = cli(
+        "refresh",
+        "--raw-dir",
+        str(private_raw),
+        "--warehouse-dir",
+        str(warehouse_dir),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+        env={"CW_EXPECTATIONS_DIR": str(suites)},
+        check=False,
+    )
     assert failed.returncode == 1
     assert "did not publish" in failed.stdout and "great_expectations" in failed.stdout
     assert published.read_bytes() == served_bytes
 
-    succeeded = cli("refresh", "--raw-dir", str(private_raw), "--warehouse-dir",
-                    str(warehouse_dir), "--as-of", AS_OF.isoformat(), "--quiet")
+    succeeded = cli(
+        "refresh",
+        "--raw-dir",
+        str(private_raw),
+        "--warehouse-dir",
+        str(warehouse_dir),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+    )
     assert "SUCCEEDED" in succeeded.stdout
     assert published.read_bytes() != served_bytes
     cli("rollback", "--warehouse-dir", str(warehouse_dir))

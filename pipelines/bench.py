@@ -1,0 +1,286 @@
+"""`customer-warehouse bench`: how the refresh scales, measured against this machine's floor.
+
+One run measures, on one generated dataset:
+- T_floor: plain DuckDB reading every raw file into a scratch database (no checks, no models),
+  the physical floor for this data on this machine;
+- the full refresh (load, checks, dbt build, publish) and its ratio to T_floor;
+- an incremental refresh after one new day of extracts, and its ratio to the full refresh;
+- a refresh with no new files;
+- peak resident memory of each refresh's process tree (the CLI and its dbt subprocess);
+- the published file's size and the dashboard's query latency (p50/p95 over repeated runs).
+Every run prints a table and writes benchmarks/results/<timestamp>_<customers>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import psutil
+
+from pipelines.settings import PROJECT_ROOT
+
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+DATA_ROOT = PROJECT_ROOT / "benchmarks" / "data"
+QUERY_REPEATS = 20
+
+
+@dataclass
+class BenchResult:
+    customers: int
+    months: int
+    order_lines: int
+    raw_bytes: int
+    generate_s: float
+    t_floor_s: float
+    full_refresh_s: float
+    incremental_refresh_s: float
+    noop_refresh_s: float
+    peak_rss_bytes: int
+    warehouse_bytes: int
+    query_p50_ms: float
+    query_p95_ms: float
+    full_to_floor_ratio: float
+    incremental_to_full_ratio: float
+    refresh_peak_rss_bytes: dict[str, int] = field(default_factory=dict)
+    query_ms_by_name: dict[str, dict[str, float]] = field(default_factory=dict)
+    machine: dict[str, object] = field(default_factory=dict)
+
+
+class PeakMemory:
+    """Samples the resident memory of a process and all its children until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                total = root.memory_info().rss
+                for child in root.children(recursive=True):
+                    try:
+                        total += child.memory_info().rss
+                    except psutil.Error:
+                        continue
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Run the CLI as its own process; return (wall seconds, peak RSS of its process tree)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+    )
+    with PeakMemory(process.pid) as memory:
+        output, _ = process.communicate()
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"customer-warehouse {' '.join(args)} failed:\n{output[-5000:]}")
+    return elapsed, memory.peak
+
+
+def measure_floor(raw_dir: Path, scratch: Path) -> float:
+    """Load every raw file into a throwaway DuckDB database with DuckDB's own readers."""
+    if scratch.exists():
+        scratch.unlink()
+    started = time.perf_counter()
+    con = duckdb.connect(str(scratch))
+    for folder in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
+        csvs = sorted(str(p) for p in folder.iterdir() if p.name.endswith((".csv", ".csv.gz")))
+        parquets = sorted(str(p) for p in folder.iterdir() if p.name.endswith(".parquet"))
+        if csvs:
+            con.execute(
+                f"create table {folder.name} as select * from read_csv({csvs}, "
+                "header = true, union_by_name = true)"
+            )
+        if parquets:
+            con.execute(
+                f"create table {folder.name}_parquet as select * from "
+                f"read_parquet({parquets}, union_by_name = true)"
+            )
+    con.execute("checkpoint")
+    con.close()
+    elapsed = time.perf_counter() - started
+    scratch.unlink()
+    return elapsed
+
+
+def dashboard_queries() -> dict[str, str]:
+    """The SQL every dashboard page runs on first load, by name."""
+    from dashboards.queries import benchmark_queries
+
+    return benchmark_queries()
+
+
+def measure_queries(warehouse: Path, repeats: int = QUERY_REPEATS) -> dict[str, dict[str, float]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    timings: dict[str, dict[str, float]] = {}
+    try:
+        for name, (sql, params) in dashboard_queries().items():
+            samples = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                con.execute(sql, params).fetchall()
+                samples.append((time.perf_counter() - started) * 1000)
+            samples.sort()
+            timings[name] = {
+                "p50": statistics.median(samples),
+                "p95": samples[max(0, int(round(0.95 * len(samples))) - 1)],
+                "samples": len(samples),
+            }
+    finally:
+        con.close()
+    return timings
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_benchmark(
+    customers: int,
+    months: int = 24,
+    keep: bool = False,
+    file_format: str = "csv",
+    seed: int = 42,
+    progress=print,
+) -> BenchResult:
+    from pipelines.generate import generate_day, generate_extracts
+
+    end = date.today() - timedelta(days=2)
+    data = DATA_ROOT / f"{customers}c_{months}m_{file_format}_seed{seed}_{end.isoformat()}"
+    raw, warehouse_dir = data / "raw", data / "warehouse"
+    marker = data / "generated.json"
+    if marker.exists():
+        generated = json.loads(marker.read_text())
+        progress(f"reusing generated data in {data}")
+    else:
+        shutil.rmtree(data, ignore_errors=True)
+        progress(f"generating {customers:,} customers x {months} months into {raw}")
+        started = time.perf_counter()
+        rows = generate_extracts(
+            raw,
+            customers=customers,
+            months=months,
+            seed=seed,
+            end_date=end,
+            file_format=file_format,
+        )
+        generated = {"rows": rows, "seconds": time.perf_counter() - started}
+        marker.write_text(json.dumps(generated))
+    shutil.rmtree(warehouse_dir, ignore_errors=True)
+    for day_files in raw.glob("*/*_day_*"):
+        day_files.unlink()
+
+    progress("T_floor: plain DuckDB load of every raw file")
+    t_floor = measure_floor(raw, data / "floor.duckdb")
+    env = {"CW_RAW_DIR": str(raw), "CW_WAREHOUSE_DIR": str(warehouse_dir)}
+    refresh = ["refresh", "--as-of", end.isoformat(), "--quiet"]
+    progress("full refresh")
+    full_s, full_rss = _run_cli(refresh, env)
+    progress("incremental refresh after one new day")
+    new_day = end + timedelta(days=1)
+    generate_day(
+        raw, new_day, customers=customers, months=months, seed=seed, file_format=file_format
+    )
+    incremental_s, incremental_rss = _run_cli(
+        ["refresh", "--as-of", new_day.isoformat(), "--quiet"], env
+    )
+    progress("refresh with no new files")
+    noop_s, noop_rss = _run_cli(["refresh", "--as-of", new_day.isoformat(), "--quiet"], env)
+    published = warehouse_dir / "warehouse.duckdb"
+    progress("dashboard queries")
+    queries = measure_queries(published)
+    p50s = [q["p50"] for q in queries.values()] or [0.0]
+    p95s = [q["p95"] for q in queries.values()] or [0.0]
+    result = BenchResult(
+        customers=customers,
+        months=months,
+        order_lines=int(generated["rows"].get("sales_order_lines", 0)),
+        raw_bytes=_folder_bytes(raw),
+        generate_s=round(generated["seconds"], 2),
+        t_floor_s=round(t_floor, 2),
+        full_refresh_s=round(full_s, 2),
+        incremental_refresh_s=round(incremental_s, 2),
+        noop_refresh_s=round(noop_s, 2),
+        peak_rss_bytes=max(full_rss, incremental_rss, noop_rss),
+        warehouse_bytes=published.stat().st_size,
+        query_p50_ms=round(statistics.median(p50s), 2),
+        query_p95_ms=round(max(p95s), 2),
+        full_to_floor_ratio=round(full_s / t_floor, 2) if t_floor else 0.0,
+        incremental_to_full_ratio=round(incremental_s / full_s, 3) if full_s else 0.0,
+        refresh_peak_rss_bytes={"full": full_rss, "incremental": incremental_rss, "noop": noop_rss},
+        query_ms_by_name={k: {m: round(v, 2) for m, v in q.items()} for k, q in queries.items()},
+        machine={
+            "cpus": os.cpu_count(),
+            "memory_bytes": psutil.virtual_memory().total,
+            "python": sys.version.split()[0],
+            "duckdb": duckdb.__version__,
+        },
+    )
+    if not keep:
+        shutil.rmtree(data, ignore_errors=True)
+    return result
+
+
+def write_result(result: BenchResult) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{datetime.now():%Y%m%dT%H%M%S}_{result.customers}c.json"
+    path.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return path
+
+
+def format_table(result: BenchResult) -> str:
+    gib = 2**30
+    rows = [
+        ("customers", f"{result.customers:,}"),
+        ("order lines", f"{result.order_lines:,}"),
+        ("raw data", f"{result.raw_bytes / gib:.2f} GiB"),
+        ("T_floor (plain DuckDB load)", f"{result.t_floor_s:.1f} s"),
+        (
+            "full refresh",
+            f"{result.full_refresh_s:.1f} s  ({result.full_to_floor_ratio:.2f} x T_floor)",
+        ),
+        (
+            "incremental refresh (1 new day)",
+            f"{result.incremental_refresh_s:.1f} s  "
+            f"({result.incremental_to_full_ratio:.1%} of full)",
+        ),
+        ("refresh, no new files", f"{result.noop_refresh_s:.1f} s"),
+        ("peak memory (refresh process tree)", f"{result.peak_rss_bytes / gib:.2f} GiB"),
+        ("warehouse file", f"{result.warehouse_bytes / gib:.2f} GiB"),
+        (
+            "dashboard queries p50 / p95",
+            f"{result.query_p50_ms:.1f} / {result.query_p95_ms:.1f} ms",
+        ),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
