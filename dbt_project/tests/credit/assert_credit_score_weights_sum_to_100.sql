@@ -1,0 +1,5 @@
+{#- The factor weights (var credit_score_weights) must add up to 100 points, or the score and
+    the grade cut-offs lose their meaning. -#}
+{%- set total = var('credit_score_weights').values() | sum %}
+select {{ total }} as total_weight
+where {{ total }} <> 100
