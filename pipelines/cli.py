@@ -237,6 +237,26 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reopen(args: argparse.Namespace) -> int:
+    from pipelines.exports import ExportError, month_end
+
+    try:
+        month_end(args.month)
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    os.environ["CW_REOPEN_MONTHS"] = args.month
+    settings = _settings(args).with_overrides(reopen_months=(args.month,))
+    print(
+        f"Reopening {args.month}: refreezing it with today's data as of {settings.as_of}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+    record = run_refresh(settings, trigger="reopen", quiet=args.quiet)
+    print_run_summary(record, time.perf_counter() - started)
+    return 0 if record.outcome == "succeeded" else 1
+
+
 # ---- export -----------------------------------------------------------------------------------
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.exports import ExportError, export_receivables
@@ -272,6 +292,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(format_table(result))
     print(f"  written to {path}")
     return 0
+
+
+# ---- import -----------------------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace) -> int:
+    from pipelines.mapping import MappingError, parse_param, run_import, write_report
+
+    to_dir = Path(args.to).resolve() if args.to else load_settings().raw_dir
+    try:
+        params = dict(parse_param(p) for p in args.param)
+        report = run_import(
+            Path(args.mapping).resolve(),
+            Path(args.from_dir).resolve(),
+            to_dir,
+            params=params,
+            dry_run=args.dry_run,
+        )
+    except MappingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    if args.report:
+        write_report(report, Path(args.report).resolve())
+    return 0 if report.ok else 1
 
 
 # ---- argument parsing --------------------------------------------------------------------------
@@ -314,6 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
     locations(status, raw=False)
     status.set_defaults(handler=cmd_status)
 
+    reopen = commands.add_parser(
+        "reopen", help="refreeze a closed receivables month with today's data (a refresh)"
+    )
+    reopen.add_argument("--month", required=True, help="the closed month, YYYY-MM")
+    reopen.add_argument("--as-of", type=_date, help="as-of date of the refresh (env CW_AS_OF)")
+    reopen.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    locations(reopen)
+    reopen.set_defaults(handler=cmd_reopen)
+
     export = commands.add_parser("export", help="write finance's monthly receivables export")
     export.add_argument("what", choices=["receivables"])
     export.add_argument("--month", required=True, help="the month, YYYY-MM")
@@ -336,6 +388,25 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="serve the previous publish again")
     locations(rollback, raw=False)
     rollback.set_defaults(handler=cmd_rollback)
+
+    import_ = commands.add_parser(
+        "import", help="map a source system's own exports onto the raw contract (docs/mappings.md)"
+    )
+    import_.add_argument(
+        "--mapping", required=True, help="the mapping YAML (e.g. mappings/olist.yaml)"
+    )
+    import_.add_argument("--from", dest="from_dir", required=True, help="folder with the exports")
+    import_.add_argument("--to", help="raw extract folders to write (env CW_RAW_DIR; data/raw)")
+    import_.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a params: value of the mapping (repeatable)",
+    )
+    import_.add_argument("--dry-run", action="store_true", help="report only, write nothing")
+    import_.add_argument("--report", help="also write the import report as JSON to this file")
+    import_.set_defaults(handler=cmd_import)
     return parser
 
 

@@ -41,6 +41,7 @@ class Settings:
     csv_encoding: str | None
     expectations_dir: Path
     role: str
+    reopen_months: tuple[str, ...] = ()
 
     @property
     def published_path(self) -> Path:
@@ -99,5 +100,6 @@ def load_settings(**overrides) -> Settings:
         csv_encoding=env.get("CW_CSV_ENCODING") or None,
         expectations_dir=Path(env.get("CW_EXPECTATIONS_DIR", EXPECTATIONS_DIR)).resolve(),
         role=env.get("CW_ROLE", "full"),
+        reopen_months=tuple(m for m in env.get("CW_REOPEN_MONTHS", "").split(",") if m),
     )
     return settings.with_overrides(**overrides)

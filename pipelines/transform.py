@@ -82,7 +82,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     """Builds and tests every dbt model in the work database at the refresh's as-of date."""
     settings = warehouse.settings()
     os.environ.update(dbt_environment(settings))
-    variables = json.dumps({"as_of_date": settings.as_of.isoformat()})
+    variables = json.dumps(
+        {"as_of_date": settings.as_of.isoformat(), "reopen_months": list(settings.reopen_months)}
+    )
     yield from dbt.cli(["build", "--vars", variables], context=context).stream()
 
 

@@ -22,9 +22,9 @@ def table_fingerprints(path, schemas=("raw", "staging", "intermediate", "marts")
         ).fetchall()
         return {
             f"{schema}.{name}": con.execute(
-                f"select count(*), sum(hash(t.* exclude (_loaded_at))) from {schema}.{name} t"
-                if schema == "raw"
-                else f"select count(*), sum(hash(t.*)) from {schema}.{name} t"
+                "select count(*), sum(hash(t)) from "
+                f"(select * {'exclude (_loaded_at)' if schema == 'raw' else ''} "
+                f"from {schema}.{name}) t"
             ).fetchone()
             for schema, name in tables
         }

@@ -25,3 +25,28 @@
         else {{ month_end_column }}
     end
 {%- endmacro %}
+
+{#- The money columns of a receivables month that are frozen once the month is closed and
+    compared for restatements: the roll-forward, the aging and the allowance. -#}
+{% macro receivables_restatable_columns() -%}
+    {%- set columns = ['opening_ar', 'invoiced', 'collected', 'discounts', 'written_off',
+                       'closing_ar'] -%}
+    {%- for bucket in credit_aging_bucket_names() -%}
+        {%- do columns.append('ar_' ~ bucket) -%}
+    {%- endfor -%}
+    {%- do columns.append('allowance') -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- Months to freeze again with today's values: the reopen_months var ("YYYY-MM" strings), set
+    by `customer-warehouse reopen --month YYYY-MM`, as first-of-month date literals. -#}
+{% macro receivables_reopened_months() -%}
+    {%- set months = var('reopen_months', []) -%}
+    {%- if months | length == 0 -%}
+        cast(null as date)
+    {%- else -%}
+        {%- for month in months -%}
+            cast('{{ month }}-01' as date){{ ', ' if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

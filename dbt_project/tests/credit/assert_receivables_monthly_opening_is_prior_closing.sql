@@ -1,5 +1,7 @@
 {#- Months chain: each month opens with the previous month's closing AR, the first with 0, and
-    no month is missing between a customer's first month and the as-of month. -#}
+    no month is missing between a customer's first month and the as-of month. The one allowed
+    break: a frozen month whose closing AR has a pending restatement, after which the next month
+    opens with the restated (new) value. -#}
 with months as (
 
     select
@@ -15,16 +17,31 @@ with months as (
 
 ),
 
-months_apart as (
+restated_closings as (
 
     select
         customer_id,
         month,
-        opening_ar,
-        prior_closing_ar,
-        prior_month,
-        {{ dbt.datediff('prior_month', 'month', 'month') }} as months_since_prior  -- noqa: LT05
+        new_value
+    from {{ ref('receivables_restatements') }}
+    where column_name = 'closing_ar'
+
+),
+
+months_apart as (
+
+    select
+        months.customer_id,
+        months.month,
+        months.opening_ar,
+        coalesce(restated_closings.new_value, months.prior_closing_ar) as expected_opening_ar,
+        {{ dbt.datediff('months.prior_month', 'months.month', 'month') }}
+            as months_since_prior
     from months
+    left join restated_closings
+        on
+            months.customer_id = restated_closings.customer_id
+            and months.prior_month = restated_closings.month
 
 )
 
@@ -32,9 +49,9 @@ select
     customer_id,
     month,
     opening_ar,
-    prior_closing_ar,
+    expected_opening_ar,
     months_since_prior
 from months_apart
 where
-    abs(opening_ar - coalesce(prior_closing_ar, 0)) > 0.005
+    abs(opening_ar - coalesce(expected_opening_ar, 0)) > 0.005
     or months_since_prior <> 1
