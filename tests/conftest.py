@@ -18,7 +18,10 @@ def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
     """Run the installed customer-warehouse CLI as a real process."""
     completed = subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=900,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
     )
     if check and completed.returncode != 0:
         raise AssertionError(
@@ -31,8 +34,19 @@ def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 @pytest.fixture(scope="session")
 def generated_raw(tmp_path_factory) -> Path:
     raw = tmp_path_factory.mktemp("generated") / "raw"
-    cli("generate", "--raw-dir", str(raw), "--customers", str(SMALL_CUSTOMERS),
-        "--months", str(SMALL_MONTHS), "--seed", "11", "--end-date", AS_OF.isoformat())
+    cli(
+        "generate",
+        "--raw-dir",
+        str(raw),
+        "--customers",
+        str(SMALL_CUSTOMERS),
+        "--months",
+        str(SMALL_MONTHS),
+        "--seed",
+        "11",
+        "--end-date",
+        AS_OF.isoformat(),
+    )
     return raw
 
 
@@ -40,8 +54,16 @@ def generated_raw(tmp_path_factory) -> Path:
 def published_warehouse(generated_raw, tmp_path_factory) -> Path:
     """A warehouse refreshed once from the generated extracts (shared, treat as read-only)."""
     warehouse_dir = tmp_path_factory.mktemp("published")
-    cli("refresh", "--raw-dir", str(generated_raw), "--warehouse-dir", str(warehouse_dir),
-        "--as-of", AS_OF.isoformat(), "--quiet")
+    cli(
+        "refresh",
+        "--raw-dir",
+        str(generated_raw),
+        "--warehouse-dir",
+        str(warehouse_dir),
+        "--as-of",
+        AS_OF.isoformat(),
+        "--quiet",
+    )
     return warehouse_dir / "warehouse.duckdb"
 
 

@@ -31,8 +31,9 @@ def test_raw_assets_carry_blocking_great_expectations_checks():
 
 def test_dbt_tests_become_asset_checks_and_every_asset_is_described():
     graph = defs.resolve_asset_graph()
-    dbt_checks = {c for c in graph.asset_check_keys
-                  if c.asset_key == AssetKey(["stg_erp__customers"])}
+    dbt_checks = {
+        c for c in graph.asset_check_keys if c.asset_key == AssetKey(["stg_erp__customers"])
+    }
     assert any("unique" in c.name for c in dbt_checks)
     for key in graph.get_all_asset_keys():
         node = graph.get(key)

@@ -12,30 +12,86 @@ from pipelines.contract import load_order
 from pipelines.loader import connect, load_extract
 
 VALID_ROWS = {
-    "customers": {"customer_id": "C1", "customer_name": "Acme", "customer_type": "retail",
-                  "payment_terms_days": "30", "status": "active"},
-    "products": {"product_id": "P1", "product_name": "Widget", "unit_cost": "5.00",
-                 "list_price": "9.90"},
-    "sales_order_lines": {"order_id": "O1", "line_no": "1", "order_date": "2024-03-05",
-                          "customer_id": "C1", "product_id": "P1", "quantity": "2",
-                          "unit_price": "9.90", "discount_amount": "0"},
-    "interactions": {"interaction_id": "I1", "customer_id": "C1",
-                     "interaction_date": "2024-03-05", "kind": "sales_visit", "cost": "120"},
-    "invoices": {"invoice_id": "INV1", "customer_id": "C1", "invoice_date": "2024-03-05",
-                 "due_date": "2024-04-04", "amount": "19.80", "currency": "CNY",
-                 "cash_discount_pct": "2", "disputed": "false"},
-    "payments": {"payment_id": "PAY1", "invoice_id": "INV1", "customer_id": "C1",
-                 "payment_date": "2024-04-01", "amount": "19.80", "kind": "payment"},
-    "customer_financials": {"customer_id": "C1", "period_end": "2023-12-31",
-                            "current_assets": "100", "current_liabilities": "50", "cash": "10",
-                            "total_assets": "300", "total_liabilities": "120"},
-    "surveys": {"response_id": "R1", "customer_id": "C1", "survey_date": "2024-03-05",
-                "overall_satisfaction": "4", "likelihood_to_recommend": "9"},
-    "survey_scores": {"response_id": "R1", "attribute": "delivery", "importance": "5",
-                      "expectation": "4", "perception": "3"},
-    "complaints": {"complaint_id": "CP1", "customer_id": "C1", "opened_date": "2024-03-05",
-                   "category": "delivery", "severity": "high", "is_valid": "true",
-                   "resolved_date": "2024-03-09"},
+    "customers": {
+        "customer_id": "C1",
+        "customer_name": "Acme",
+        "customer_type": "retail",
+        "payment_terms_days": "30",
+        "status": "active",
+    },
+    "products": {
+        "product_id": "P1",
+        "product_name": "Widget",
+        "unit_cost": "5.00",
+        "list_price": "9.90",
+    },
+    "sales_order_lines": {
+        "order_id": "O1",
+        "line_no": "1",
+        "order_date": "2024-03-05",
+        "customer_id": "C1",
+        "product_id": "P1",
+        "quantity": "2",
+        "unit_price": "9.90",
+        "discount_amount": "0",
+    },
+    "interactions": {
+        "interaction_id": "I1",
+        "customer_id": "C1",
+        "interaction_date": "2024-03-05",
+        "kind": "sales_visit",
+        "cost": "120",
+    },
+    "invoices": {
+        "invoice_id": "INV1",
+        "customer_id": "C1",
+        "invoice_date": "2024-03-05",
+        "due_date": "2024-04-04",
+        "amount": "19.80",
+        "currency": "CNY",
+        "cash_discount_pct": "2",
+        "disputed": "false",
+    },
+    "payments": {
+        "payment_id": "PAY1",
+        "invoice_id": "INV1",
+        "customer_id": "C1",
+        "payment_date": "2024-04-01",
+        "amount": "19.80",
+        "kind": "payment",
+    },
+    "customer_financials": {
+        "customer_id": "C1",
+        "period_end": "2023-12-31",
+        "current_assets": "100",
+        "current_liabilities": "50",
+        "cash": "10",
+        "total_assets": "300",
+        "total_liabilities": "120",
+    },
+    "surveys": {
+        "response_id": "R1",
+        "customer_id": "C1",
+        "survey_date": "2024-03-05",
+        "overall_satisfaction": "4",
+        "likelihood_to_recommend": "9",
+    },
+    "survey_scores": {
+        "response_id": "R1",
+        "attribute": "delivery",
+        "importance": "5",
+        "expectation": "4",
+        "perception": "3",
+    },
+    "complaints": {
+        "complaint_id": "CP1",
+        "customer_id": "C1",
+        "opened_date": "2024-03-05",
+        "category": "delivery",
+        "severity": "high",
+        "is_valid": "true",
+        "resolved_date": "2024-03-09",
+    },
 }
 
 # A primary key for a second row of each extract, so the broken row is not a duplicate.
@@ -128,10 +184,14 @@ def seed_valid_extracts(warehouse: Warehouse, skip: str | None = None) -> None:
             write_csv(warehouse.raw_dir / name / f"{name}.csv", [VALID_ROWS[name]])
 
 
-@pytest.mark.parametrize(("extract", "column", "value", "rule"), RULE_CASES,
-                         ids=[f"{e}-{c}-{r}" for e, c, _, r in RULE_CASES])
-def test_each_contract_rule_quarantines_the_row_with_its_rule_name(warehouse, extract, column,
-                                                                   value, rule):
+@pytest.mark.parametrize(
+    ("extract", "column", "value", "rule"),
+    RULE_CASES,
+    ids=[f"{e}-{c}-{r}" for e, c, _, r in RULE_CASES],
+)
+def test_each_contract_rule_quarantines_the_row_with_its_rule_name(
+    warehouse, extract, column, value, rule
+):
     seed_valid_extracts(warehouse, skip=extract)
     good = dict(VALID_ROWS[extract])
     bad = dict(good, **SECOND_KEY[extract])
@@ -149,18 +209,28 @@ def test_each_contract_rule_quarantines_the_row_with_its_rule_name(warehouse, ex
 
 def test_unambiguous_variants_are_normalised_not_quarantined(warehouse):
     seed_valid_extracts(warehouse, skip="products")
-    write_csv(warehouse.raw_dir / "products" / "p.csv", [
-        {"product_id": "P1", "product_name": "A", "unit_cost": "1,234.50"},
-        {"product_id": "P2", "product_name": "B", "unit_cost": "¥12.30"},
-        {"product_id": "P3", "product_name": "C", "unit_cost": " 7 "},
-    ])
-    write_csv(warehouse.raw_dir / "sales_order_lines" / "s.csv", [
-        dict(VALID_ROWS["sales_order_lines"], line_no=str(n), order_date=value)
-        for n, value in enumerate(["2024/03/05", "05.03.2024", "45356", "2024-03-05T10:30:00"], 1)
-    ])
+    write_csv(
+        warehouse.raw_dir / "products" / "p.csv",
+        [
+            {"product_id": "P1", "product_name": "A", "unit_cost": "1,234.50"},
+            {"product_id": "P2", "product_name": "B", "unit_cost": "¥12.30"},
+            {"product_id": "P3", "product_name": "C", "unit_cost": " 7 "},
+        ],
+    )
+    write_csv(
+        warehouse.raw_dir / "sales_order_lines" / "s.csv",
+        [
+            dict(VALID_ROWS["sales_order_lines"], line_no=str(n), order_date=value)
+            for n, value in enumerate(
+                ["2024/03/05", "05.03.2024", "45356", "2024-03-05T10:30:00"], 1
+            )
+        ],
+    )
     warehouse.load_all()
     assert warehouse.rows("select product_id, unit_cost from raw.products order by 1") == [
-        ("P1", Decimal("1234.5")), ("P2", Decimal("12.3")), ("P3", Decimal("7")),
+        ("P1", Decimal("1234.5")),
+        ("P2", Decimal("12.3")),
+        ("P3", Decimal("7")),
     ]
     dates = warehouse.rows("select distinct cast(order_date as varchar) from raw.sales_order_lines")
     assert dates == [("2024-03-05",)]
@@ -169,9 +239,10 @@ def test_unambiguous_variants_are_normalised_not_quarantined(warehouse):
 
 def test_contract_defaults_fill_empty_optional_fields(warehouse):
     seed_valid_extracts(warehouse, skip="customers")
-    write_csv(warehouse.raw_dir / "customers" / "c.csv",
-              [{"customer_id": "C1", "customer_name": "Acme", "payment_terms_days": "",
-                "status": ""}])
+    write_csv(
+        warehouse.raw_dir / "customers" / "c.csv",
+        [{"customer_id": "C1", "customer_name": "Acme", "payment_terms_days": "", "status": ""}],
+    )
     warehouse.load_all()
     assert warehouse.rows("select payment_terms_days, status from raw.customers") == [
         (30, "active")
@@ -179,9 +250,11 @@ def test_contract_defaults_fill_empty_optional_fields(warehouse):
 
 
 def test_gbk_file_loads_with_chinese_text_intact(warehouse):
-    write_csv(warehouse.raw_dir / "customers" / "gbk.csv",
-              [{"customer_id": "C1", "customer_name": "上海华东贸易有限公司", "city": "上海"}],
-              encoding="gbk")
+    write_csv(
+        warehouse.raw_dir / "customers" / "gbk.csv",
+        [{"customer_id": "C1", "customer_name": "上海华东贸易有限公司", "city": "上海"}],
+        encoding="gbk",
+    )
     [outcome] = warehouse.load("customers")
     assert outcome.status == "loaded" and outcome.rows_loaded == 1
     assert warehouse.rows("select customer_name, city from raw.customers") == [
@@ -192,49 +265,72 @@ def test_gbk_file_loads_with_chinese_text_intact(warehouse):
 def test_gzip_and_parquet_files_load_like_csv(warehouse, tmp_path):
     import duckdb
 
-    write_csv(warehouse.raw_dir / "customers" / "a.csv.gz",
-              [{"customer_id": "C1", "customer_name": "A"}])
+    write_csv(
+        warehouse.raw_dir / "customers" / "a.csv.gz", [{"customer_id": "C1", "customer_name": "A"}]
+    )
     parquet = warehouse.raw_dir / "customers" / "b.parquet"
-    duckdb.sql("select 'C2' as customer_id, 'B' as customer_name, 15 as payment_terms_days"
-               ).write_parquet(str(parquet))
+    duckdb.sql(
+        "select 'C2' as customer_id, 'B' as customer_name, 15 as payment_terms_days"
+    ).write_parquet(str(parquet))
     outcomes = warehouse.load("customers")
     assert sorted((o.file_name, o.rows_loaded) for o in outcomes) == [
-        ("a.csv.gz", 1), ("b.parquet", 1)
+        ("a.csv.gz", 1),
+        ("b.parquet", 1),
     ]
-    assert warehouse.rows("select customer_id, payment_terms_days from raw.customers order by 1"
-                          ) == [("C1", 30), ("C2", 15)]
+    assert warehouse.rows(
+        "select customer_id, payment_terms_days from raw.customers order by 1"
+    ) == [("C1", 30), ("C2", 15)]
 
 
 def test_newest_file_wins_per_primary_key(warehouse):
     folder = warehouse.raw_dir / "customers"
-    write_csv(folder / "monday.csv", [{"customer_id": "C1", "customer_name": "Old name"},
-                                      {"customer_id": "C2", "customer_name": "Kept"}])
+    write_csv(
+        folder / "monday.csv",
+        [
+            {"customer_id": "C1", "customer_name": "Old name"},
+            {"customer_id": "C2", "customer_name": "Kept"},
+        ],
+    )
     os.utime(folder / "monday.csv", (1_700_000_000, 1_700_000_000))
     warehouse.load("customers")
     write_csv(folder / "tuesday.csv", [{"customer_id": "C1", "customer_name": "New name"}])
     warehouse.load("customers")
     assert warehouse.rows("select customer_id, customer_name from raw.customers order by 1") == [
-        ("C1", "New name"), ("C2", "Kept")
+        ("C1", "New name"),
+        ("C2", "Kept"),
     ]
 
 
 def test_redelivered_file_replaces_its_earlier_version(warehouse):
     folder = warehouse.raw_dir / "customers"
-    write_csv(folder / "base.csv", [{"customer_id": "C1", "customer_name": "Base"},
-                                    {"customer_id": "C2", "customer_name": "Base"}])
+    write_csv(
+        folder / "base.csv",
+        [
+            {"customer_id": "C1", "customer_name": "Base"},
+            {"customer_id": "C2", "customer_name": "Base"},
+        ],
+    )
     os.utime(folder / "base.csv", (1_700_000_000, 1_700_000_000))
-    write_csv(folder / "daily.csv", [{"customer_id": "C1", "customer_name": "Daily v1"},
-                                     {"customer_id": "C3", "customer_name": "Only in v1"}])
+    write_csv(
+        folder / "daily.csv",
+        [
+            {"customer_id": "C1", "customer_name": "Daily v1"},
+            {"customer_id": "C3", "customer_name": "Only in v1"},
+        ],
+    )
     os.utime(folder / "daily.csv", (1_700_000_100, 1_700_000_100))
     warehouse.load("customers")
     write_csv(folder / "daily.csv", [{"customer_id": "C2", "customer_name": "Daily v2"}])
     outcomes = warehouse.load("customers")
 
-    assert {o.file_name: o.status for o in outcomes} == {"base.csv": "unchanged",
-                                                         "daily.csv": "loaded"}
+    assert {o.file_name: o.status for o in outcomes} == {
+        "base.csv": "unchanged",
+        "daily.csv": "loaded",
+    }
     # v1's rows are gone, and the base row v1 had superseded is served again.
     assert warehouse.rows("select customer_id, customer_name from raw.customers order by 1") == [
-        ("C1", "Base"), ("C2", "Daily v2")
+        ("C1", "Base"),
+        ("C2", "Daily v2"),
     ]
 
 
@@ -277,17 +373,19 @@ def test_malformed_rows_are_quarantined_with_their_physical_line(warehouse):
     folder = warehouse.raw_dir / "customers"
     folder.mkdir(parents=True)
     (folder / "c.csv").write_text(
-        'customer_id,customer_name,city\n'
+        "customer_id,customer_name,city\n"
         'C1,"Two\nline name",X\n'
-        'C2,Short\n'
-        'C3,Fine,Y\n'
-        'C3,Later wins,Z\n'
+        "C2,Short\n"
+        "C3,Fine,Y\n"
+        "C3,Later wins,Z\n"
     )
     [outcome] = warehouse.load("customers")
     assert (outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (4, 2, 2)
     assert warehouse.rows("select line, rule from raw.quarantine order by line") == [
-        (4, "malformed_row"), (5, "duplicate_key_in_file")
+        (4, "malformed_row"),
+        (5, "duplicate_key_in_file"),
     ]
     assert warehouse.rows("select customer_id, _source_line from raw.customers order by 1") == [
-        ("C1", 2), ("C3", 6)
+        ("C1", 2),
+        ("C3", 6),
     ]
