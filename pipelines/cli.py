@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -20,7 +21,21 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _dbt_var(text: str) -> tuple[str, object]:
+    """NAME=VALUE with VALUE read as YAML: numbers, booleans, lists and maps keep their type."""
+    import yaml
+
+    name, separator, value = text.partition("=")
+    if not separator or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), yaml.safe_load(value)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "var", None):
+        os.environ["CW_DBT_VARS"] = json.dumps(
+            {**json.loads(os.environ.get("CW_DBT_VARS") or "{}"), **dict(args.var)}
+        )
     return load_settings(
         raw_dir=Path(args.raw_dir).resolve() if getattr(args, "raw_dir", None) else None,
         warehouse_dir=(
@@ -114,6 +129,7 @@ def record_up_to_date(settings: Settings):
         checks_failed=[],
         published=False,
         project_fingerprint=project_fingerprint(),
+        dbt_vars=settings.dbt_vars,
         reason="no new or changed extract files, same as-of date and models as the last "
         "publish: the warehouse is up to date (use --force to rebuild anyway)",
     )
@@ -346,6 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     locations(refresh)
     refresh.add_argument("--as-of", type=_date, help="compute marts as of this date (env CW_AS_OF)")
     refresh.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    refresh.add_argument(
+        "--var",
+        type=_dbt_var,
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a business default (a dbt var of dbt_project.yml) for this refresh, "
+        "e.g. --var complaint_handling_cost=150 (env CW_DBT_VARS as JSON)",
+    )
     refresh.add_argument(
         "--force",
         action="store_true",

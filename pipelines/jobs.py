@@ -164,6 +164,7 @@ def summarize_run(
         reason=reason,
         published=published,
         project_fingerprint=project_fingerprint(),
+        dbt_vars=settings.dbt_vars,
     )
 
 

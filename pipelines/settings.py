@@ -6,8 +6,9 @@ win over the environment, the environment over the defaults below.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class Settings:
     expectations_dir: Path
     role: str
     reopen_months: tuple[str, ...] = ()
+    dbt_vars: dict = field(default_factory=dict)
 
     @property
     def published_path(self) -> Path:
@@ -101,5 +103,6 @@ def load_settings(**overrides) -> Settings:
         expectations_dir=Path(env.get("CW_EXPECTATIONS_DIR", EXPECTATIONS_DIR)).resolve(),
         role=env.get("CW_ROLE", "full"),
         reopen_months=tuple(m for m in env.get("CW_REOPEN_MONTHS", "").split(",") if m),
+        dbt_vars=json.loads(env.get("CW_DBT_VARS") or "{}"),
     )
     return settings.with_overrides(**overrides)

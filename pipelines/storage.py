@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -186,6 +186,7 @@ def is_up_to_date(settings: Settings) -> bool:
         and settings.published_path.exists()
         and last["as_of"] == settings.as_of.isoformat()
         and last.get("project_fingerprint") == project_fingerprint()
+        and last.get("dbt_vars", {}) == settings.dbt_vars
         and not pending_files(settings)
     )
 
@@ -205,6 +206,7 @@ class RunRecord:
     reason: str
     published: bool
     project_fingerprint: str = ""
+    dbt_vars: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)

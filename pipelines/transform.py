@@ -83,7 +83,11 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     settings = warehouse.settings()
     os.environ.update(dbt_environment(settings))
     variables = json.dumps(
-        {"as_of_date": settings.as_of.isoformat(), "reopen_months": list(settings.reopen_months)}
+        {
+            **settings.dbt_vars,
+            "as_of_date": settings.as_of.isoformat(),
+            "reopen_months": list(settings.reopen_months),
+        }
     )
     yield from dbt.cli(["build", "--vars", variables], context=context).stream()
 
