@@ -1,8 +1,9 @@
 -- recommended_action is always the action of the rule named in action_rule, and collection is
--- recommended for every customer over their credit limit.
+-- recommended for every customer materially over their credit limit.
 select
     customer_id,
     is_over_limit,
+    open_ar,
     action_rule,
     recommended_action
 from {{ ref('customer_card') }}
@@ -16,4 +17,8 @@ where recommended_action <> case
     when action_rule in ('cherish_tier', 'cherish_star') then 'cherish'
     when action_rule in ('grow_rising', 'grow_growth', 'grow_default') then 'grow'
 end
-or (is_over_limit and recommended_action <> 'collect')
+or (
+    is_over_limit
+    and open_ar >= {{ var('card_collect_min_open_ar') }}
+    and recommended_action <> 'collect'
+)

@@ -115,8 +115,13 @@ action_rules as (
     select
         *,
         case
-            when is_over_limit then 'collect_over_limit'
-            when max_days_past_due >= {{ var('card_collect_min_days_past_due') }}
+            when
+                is_over_limit
+                and open_ar >= {{ var('card_collect_min_open_ar') }}
+                then 'collect_over_limit'
+            when
+                max_days_past_due >= {{ var('card_collect_min_days_past_due') }}
+                and open_ar >= {{ var('card_collect_min_open_ar') }}
                 then 'collect_overdue'
             when
                 {{ satisfaction_in_list('abc_tier', var('card_retire_abc_tiers')) }}
