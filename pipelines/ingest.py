@@ -14,11 +14,7 @@ from dagster import (
 
 from pipelines.contract import EXTRACTS, load_order
 from pipelines.loader import connect, load_extract
-from pipelines.quality import (
-    preload_great_expectations,
-    reconcile_file_counts,
-    validate_loaded_rows,
-)
+from pipelines.quality import reconcile_file_counts, validate_loaded_rows
 from pipelines.resources import WarehouseResource
 from pipelines.storage import acquire_refresh_lock, prepare_work_database
 
@@ -35,7 +31,6 @@ def work_database(
     build at once; readers keep using the published file throughout."""
     settings = warehouse.settings()
     acquire_refresh_lock(settings)
-    preload_great_expectations()
     path = prepare_work_database(settings)
     context.log.info(f"work database {path} (as of {settings.as_of})")
     return MaterializeResult(metadata={"path": str(path), "as_of": str(settings.as_of)})

@@ -8,7 +8,6 @@ dagster-ge integration is unmaintained). Reconciliation checks compare totals ac
 
 import json
 import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -60,11 +59,6 @@ def _context():
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
-
-
-def preload_great_expectations() -> None:
-    """Import GX (seconds of pure Python) in the background while DuckDB loads the files."""
-    threading.Thread(target=_context, name="preload-great-expectations", daemon=True).start()
 
 
 def _build_suite(definition: dict):
