@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dbt import version as dbt_version
+from packaging import version
 
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings
@@ -95,8 +98,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     yield from dbt.cli(build, context=context).stream()
 
 
-# The dbt of this virtual environment, whether or not the venv is activated.
-dbt_resource = DbtCliResource(
+class WarehouseDbtCliResource(DbtCliResource):
+    """dbt-core of this virtual environment, whether or not the venv is activated.
+
+    dagster-dbt asks `dbt --version` in a subprocess before every command (a full dbt start-up,
+    seconds) to learn what the installed package already says; the nightly build skips that.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(dbt_version.__version__)
+
+
+dbt_resource = WarehouseDbtCliResource(
     project_dir=str(DBT_PROJECT_DIR),
     profiles_dir=str(DBT_PROJECT_DIR),
     dbt_executable=str(Path(sys.executable).with_name("dbt")),
