@@ -106,7 +106,14 @@ def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
         output, _ = process.communicate()
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
-        raise RuntimeError(f"customer-warehouse {' '.join(args)} failed:\n{output[-5000:]}")
+        cause = (
+            f"killed by signal {-process.returncode} (SIGKILL: out of memory?)"
+            if process.returncode < 0
+            else f"exit code {process.returncode}"
+        )
+        raise RuntimeError(
+            f"customer-warehouse {' '.join(args)} failed ({cause}):\n{output[-5000:]}"
+        )
     return elapsed, memory.peak
 
 
