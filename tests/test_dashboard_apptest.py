@@ -405,3 +405,17 @@ def test_every_label_the_code_uses_exists():
         and not key.startswith(("marts.", "raw.", "staging.", "intermediate."))
     )
     assert not missing
+
+
+def test_analyst_role_sees_no_customer_names(published_env, monkeypatch):
+    con = duckdb.connect(str(published_env), read_only=True)
+    customer_id, name = con.execute(
+        "select customer_id, customer_name from marts.customer_card order by customer_id limit 1"
+    ).fetchone()
+    con.close()
+    monkeypatch.setenv("CW_ROLE", "analyst")
+    app = run_page("customer")
+    app.text_input(key="card_search").input(customer_id).run()
+    assert not app.exception
+    assert app.header[0].value == "***"
+    assert name not in " ".join(texts(app))

@@ -34,6 +34,9 @@ QUERY_TTL_SECONDS = 600
 # Even without a new publish the connection is reopened this often (frees memory of helper
 # tables that are no longer used).
 CONNECTION_TTL_SECONDS = 6 * 3600
+# Columns an analyst (CW_ROLE=analyst) sees masked: customer identity beyond the id.
+PII_COLUMNS = {"customer_name", "contact", "contact_name", "email", "phone"}
+MASK = "***"
 # The dashboard shares the machine with refreshes (which take 60% of RAM by default).
 DEFAULT_MEMORY_LIMIT = "2GB"
 
@@ -123,7 +126,14 @@ class Warehouse:
         cursor = self._con.cursor()
         try:
             reader = cursor.sql(sql, params=list(params)).to_arrow_reader(rows_per_batch)
-            yield from reader
+            masked = PII_COLUMNS if settings().mask_pii else set()
+            for batch in reader:
+                for column in masked.intersection(batch.schema.names):
+                    index = batch.schema.get_field_index(column)
+                    batch = batch.set_column(
+                        index, column, pa.array([MASK] * batch.num_rows, pa.string())
+                    )
+                yield batch
         finally:
             cursor.close()
 
@@ -148,5 +158,12 @@ def _cached_query(publish: Publish, sql: str, params: tuple, _warehouse: Warehou
 
 
 def query(warehouse: Warehouse, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    """Run a (small, aggregated) query on ``warehouse``; results are cached per publish."""
-    return _cached_query(warehouse.publish, sql, tuple(params), warehouse)
+    """Run a (small, aggregated) query on ``warehouse``; results are cached per publish.
+
+    Masking happens after the cache, so one role's cached result never reaches another role.
+    """
+    frame = _cached_query(warehouse.publish, sql, tuple(params), warehouse)
+    masked = PII_COLUMNS.intersection(frame.columns) if settings().mask_pii else set()
+    if masked:
+        frame = frame.assign(**{column: MASK for column in masked})
+    return frame
