@@ -10,8 +10,9 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+from pipelines.engines import ENGINES
 from pipelines.settings import Settings, load_settings
-from pipelines.storage import is_up_to_date
+from pipelines.storage import RefreshError, is_up_to_date
 
 
 def _date(text: str) -> date:
@@ -32,6 +33,8 @@ def _dbt_var(text: str) -> tuple[str, object]:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    if getattr(args, "engine", None):
+        os.environ["CW_ENGINE"] = args.engine
     if getattr(args, "var", None):
         os.environ["CW_DBT_VARS"] = json.dumps(
             {**json.loads(os.environ.get("CW_DBT_VARS") or "{}"), **dict(args.var)}
@@ -92,7 +95,7 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
-    from pipelines.jobs import TRIGGER_TAG, record_run
+    from pipelines.jobs import TRIGGER_TAG, record_run, summarize_run
     from pipelines.storage import release_refresh_lock
 
     job = defs.resolve_job_def("nightly_refresh")
@@ -107,7 +110,12 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
         )
     finally:
         release_refresh_lock(settings)
-    return record_run(instance, result.run_id, settings, trigger)
+    try:
+        return record_run(instance, result.run_id, settings, trigger)
+    except RefreshError as error:  # the run log cannot be written (full disk, read-only folder)
+        record = summarize_run(instance, result.run_id, settings, trigger)
+        record.reason += f" ({error})"
+        return record
 
 
 def record_up_to_date(settings: Settings):
@@ -157,8 +165,10 @@ def print_run_summary(record, seconds: float) -> None:
             print(
                 f"  {extract:<22}{files:>6}{rejected:>9}{read:>12,}{loaded:>12,}{quarantined:>13,}"
             )
-    else:
+    elif record.outcome == "succeeded":
         print("  no new or changed extract files")
+    else:
+        print("  no extract file was loaded")
     print(f"  checks: {record.checks_passed} passed, {len(record.checks_failed)} failed")
     for name in record.checks_failed[:20]:
         print(f"    FAILED {name}")
@@ -174,19 +184,57 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.warehouse_dir.exists() and not settings.warehouse_dir.is_dir():
+        print(
+            f"error: the warehouse folder {settings.warehouse_dir} is a file, not a folder "
+            "(--warehouse-dir, CW_WAREHOUSE_DIR); nothing was refreshed",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"Refreshing {settings.published_path} from {settings.raw_dir} as of {settings.as_of}",
         file=sys.stderr,
     )
     started = time.perf_counter()
-    if not args.force and is_up_to_date(settings):
-        record = record_up_to_date(settings)
-        print(f"Refresh SUCCEEDED as of {settings.as_of} in {time.perf_counter() - started:.1f} s")
-        print(f"  {record.reason}")
-        return 0
+    try:
+        if not args.force and is_up_to_date(settings):
+            record = record_up_to_date(settings)
+            elapsed = time.perf_counter() - started
+            print(f"Refresh SUCCEEDED as of {settings.as_of} in {elapsed:.1f} s")
+            print(f"  {record.reason}")
+            return 0
+    except RefreshError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     record = run_refresh(settings, quiet=args.quiet)
     print_run_summary(record, time.perf_counter() - started)
-    return 0 if record.outcome == "succeeded" else 1
+    if record.outcome != "succeeded":
+        hint = _disk_space_hint(settings)
+        if hint:
+            print(f"  {hint}")
+        # Last on stderr too, below Dagster's log of the failed step: what happened, in one line.
+        print(f"error: {record.reason}{' ' + hint if hint else ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _disk_space_hint(settings: Settings) -> str:
+    """After a failed refresh: say so when the warehouse folder's disk is (nearly) full, the
+    cause hidden behind a failed dbt model or a DuckDB write error."""
+    import shutil
+
+    try:
+        free = shutil.disk_usage(settings.warehouse_dir).free
+        size = settings.published_path.stat().st_size if settings.published_path.exists() else 0
+    except OSError:
+        return ""
+    if free >= size + 64 * 2**20:
+        return ""
+    return (
+        f"The disk holding {settings.warehouse_dir} is nearly full ({free / 2**20:.1f} MiB "
+        "free; a refresh needs room for a copy of the warehouse and its growth): free space, "
+        "then refresh again."
+    )
 
 
 # ---- status / rollback -------------------------------------------------------------------------
@@ -371,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. --var complaint_handling_cost=150 (env CW_DBT_VARS as JSON)",
     )
     refresh.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="engine that builds the models: duckdb, or spark / postgres with the same models "
+        "(env CW_ENGINE; duckdb; docs/engines.md)",
+    )
+    refresh.add_argument(
         "--force",
         action="store_true",
         help="rebuild even when nothing changed since the last publish",
@@ -387,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     reopen.add_argument("--month", required=True, help="the closed month, YYYY-MM")
     reopen.add_argument("--as-of", type=_date, help="as-of date of the refresh (env CW_AS_OF)")
     reopen.add_argument("--quiet", action="store_true", help="only warnings and the summary")
+    reopen.add_argument(
+        "--engine", choices=ENGINES, help="engine that builds the models (env CW_ENGINE; duckdb)"
+    )
     locations(reopen)
     reopen.set_defaults(handler=cmd_reopen)
 

@@ -10,15 +10,19 @@ because readers open it read-only and the writer never touches it, nobody hits D
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import shutil
+import signal
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import duckdb
 
 from pipelines.contract import EXTRACTS
 from pipelines.loader import connect, ensure_raw_schema, list_source_files
@@ -35,17 +39,38 @@ class RefreshError(RuntimeError):
     """A refresh cannot proceed; the message is meant for the operator."""
 
 
+def _reason(error: BaseException) -> str:
+    """The operating system's words for an error (``No space left on device``), else its text."""
+    if isinstance(error, OSError) and error.strerror:
+        named = error.filename and error.errno != errno.ENOSPC
+        return error.strerror + (f": {error.filename}" if named else "")
+    return " ".join(str(error).split())[:400]
+
+
+def _crash_point(name: str) -> None:
+    """For the reliability tests only (docs/reliability.md): ``CW_TEST_CRASH_AT=<name>`` makes
+    this process kill itself with SIGKILL here, like a power cut at that exact point."""
+    if os.environ.get("CW_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 # ---- the refresh lock: one writer at a time ---------------------------------------------------
 _held_locks: dict[Path, int] = {}
 
 
 def acquire_refresh_lock(settings: Settings) -> None:
     """Take the single-writer lock, or fail at once saying who holds it."""
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     path = settings.lock_path
     if path in _held_locks:
         return
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise RefreshError(
+            f"cannot use the warehouse folder {settings.warehouse_dir}: {_reason(error)}. "
+            "It must be a folder this user may write to (--warehouse-dir, CW_WAREHOUSE_DIR)."
+        ) from None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -55,9 +80,16 @@ def acquire_refresh_lock(settings: Settings) -> None:
             f"another refresh is already running ({holder}); this one did not start. "
             "Wait for it to finish (customer-warehouse status) and run again."
         ) from None
-    os.ftruncate(descriptor, 0)
     stamp = f"pid {os.getpid()}, started {datetime.now().isoformat(timespec='seconds')}"
-    os.pwrite(descriptor, stamp.encode(), 0)
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, stamp.encode(), 0)
+    except OSError as error:
+        os.close(descriptor)
+        raise RefreshError(
+            f"cannot write the refresh lock {path}: {_reason(error)}. "
+            "Check free disk space in the warehouse folder."
+        ) from None
     _held_locks[path] = descriptor
 
 
@@ -69,26 +101,83 @@ def release_refresh_lock(settings: Settings) -> None:
 
 
 # ---- work database -------------------------------------------------------------------------
+def _writer_of(path: Path) -> str | None:
+    """Who still holds DuckDB's write lock on ``path`` (a process a killed refresh left behind,
+    such as its dbt), or None. DuckDB locks database files with POSIX record locks."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        pass
+    else:
+        fcntl.lockf(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
+    try:
+        inode = str(path.stat().st_ino)
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 5 and fields[5].rsplit(":", 1)[-1] == inode:
+                command = Path(f"/proc/{fields[4]}/cmdline").read_bytes().replace(b"\0", b" ")
+                return f"pid {fields[4]} ({command.decode(errors='replace').strip()[:120]})"
+    except OSError:
+        pass
+    return "another process"
+
+
 def prepare_work_database(settings: Settings) -> Path:
     """Start the work database from the last publish (raw history is incremental)."""
     work = settings.work_path
-    work.parent.mkdir(parents=True, exist_ok=True)
-    for stale in work.parent.glob(work.name + "*"):
-        stale.unlink()
+    holder = _writer_of(work)
+    if holder:
+        raise RefreshError(
+            f"the work database {work} is still open for writing by {holder}, most likely a "
+            "process of an earlier refresh that was killed. Wait for it to end (or stop it), "
+            "then refresh again; the published warehouse is untouched."
+        )
+    # Publishing renames into the warehouse folder: find out now, not after the build.
+    probe = settings.warehouse_dir / ".write-probe"
     try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise RefreshError(
+            f"cannot write to the warehouse folder {settings.warehouse_dir} "
+            f"({_reason(error)}), where a refresh publishes. Check that this user may write "
+            "there (permissions, a read-only mount, the immutable attribute); the published "
+            "warehouse is untouched."
+        ) from None
+    try:
+        work.parent.mkdir(parents=True, exist_ok=True)
+        _remove_work_files(work)
         if settings.published_path.exists():
             shutil.copyfile(settings.published_path, work)
         con = connect(work, settings.memory_limit, settings.temp_dir, settings.threads)
-    except OSError as error:
+        try:
+            ensure_raw_schema(con)
+        finally:
+            con.close()
+    except (OSError, duckdb.Error) as error:
+        _remove_work_files(work)  # don't leave a half copy on a full disk
         raise RefreshError(
-            f"cannot write the work database in {work.parent}: {error.strerror or error}. "
-            "Check free disk space and that this user may write to the warehouse folder."
-        ) from error
-    try:
-        ensure_raw_schema(con)
-    finally:
-        con.close()
+            f"cannot write the work database in {work.parent}: {_reason(error)}. "
+            "Check free disk space and that this user may write to the warehouse folder "
+            f"{settings.warehouse_dir}; the published warehouse is untouched."
+        ) from None
     return work
+
+
+def _remove_work_files(work: Path) -> None:
+    """The work database, its WAL and DuckDB's spill folder (<name>.tmp) from an earlier run."""
+    for leftover in work.parent.glob(work.name + "*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -100,21 +189,39 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def publish(settings: Settings) -> Path:
-    """Atomically replace warehouse.duckdb by the audited work database; keep history."""
+    """Atomically replace warehouse.duckdb by the audited work database; keep history.
+
+    A failure (or a crash) before the rename leaves the served file as it was; after it, the new
+    publish is complete and only the history clean-up is left."""
     work, published = settings.work_path, settings.published_path
-    con = connect(work)
-    con.execute("checkpoint")
-    con.close()
-    with work.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    settings.history_dir.mkdir(parents=True, exist_ok=True)
-    if published.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        os.link(published, settings.history_dir / f"warehouse-{stamp}.duckdb")
-    os.replace(work, published)
-    _fsync_directory(published.parent)
-    for old in history(settings)[settings.keep_publishes :]:
-        old.unlink()
+    try:
+        con = connect(work)
+        try:
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        with work.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        settings.history_dir.mkdir(parents=True, exist_ok=True)
+        earlier = history(settings)
+        # A refresh killed between the link and the rename left that link: don't keep it twice.
+        if published.exists() and not (earlier and os.path.samefile(earlier[0], published)):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            os.link(published, settings.history_dir / f"warehouse-{stamp}.duckdb")
+        _crash_point("publish:before-rename")
+        os.replace(work, published)
+    except (OSError, duckdb.Error) as error:
+        raise RefreshError(
+            f"cannot publish into {settings.warehouse_dir}: {_reason(error)}. Check free disk "
+            "space and that this user may write there; readers still see the previous warehouse."
+        ) from None
+    _crash_point("publish:after-rename")
+    try:
+        _fsync_directory(published.parent)
+        for old in history(settings)[settings.keep_publishes :]:
+            old.unlink()
+    except OSError:
+        pass  # published already; the next refresh prunes the history again
     return published
 
 
@@ -138,6 +245,11 @@ def rollback(settings: Settings) -> Path:
         os.replace(staging, settings.published_path)
         _fsync_directory(settings.warehouse_dir)
         previous.unlink()
+    except OSError as error:
+        raise RefreshError(
+            f"cannot roll back in {settings.warehouse_dir}: {_reason(error)}; the served "
+            "warehouse is unchanged."
+        ) from None
     finally:
         release_refresh_lock(settings)
     return previous
@@ -214,17 +326,27 @@ class RunRecord:
 
 def append_run_record(settings: Settings, record: RunRecord) -> None:
     """Runs are logged outside the warehouse file, so failed runs are remembered too."""
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    with settings.run_log_path.open("a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(record.to_json() + "\n")
+    try:
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        with settings.run_log_path.open("a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(record.to_json() + "\n")
+    except OSError as error:
+        raise RefreshError(
+            f"cannot write the run log {settings.run_log_path}: {_reason(error)}"
+        ) from None
 
 
 def read_run_records(settings: Settings, limit: int | None = None) -> list[dict]:
     if not settings.run_log_path.exists():
         return []
-    lines = settings.run_log_path.read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines if line.strip()]
+    lines = settings.run_log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a process killed while writing it (or an empty line)
     return records[-limit:] if limit else records
 
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ from dagster_dbt import (
 from dbt import version as dbt_version
 from packaging import version
 
+from pipelines import engines
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings
 
@@ -57,7 +59,6 @@ def dbt_environment(settings: Settings | None) -> dict[str, str]:
     if settings is not None:
         env.update(
             CW_WORK_DATABASE=str(settings.work_path),
-            CW_TEMP_DIRECTORY=str(settings.temp_dir),
             CW_MEMORY_LIMIT=settings.memory_limit,
             CW_THREADS=str(settings.threads),
         )
@@ -82,7 +83,8 @@ translator = WarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable
 
 @dbt_assets(manifest=ensure_manifest(), dagster_dbt_translator=translator)
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Builds and tests every dbt model in the work database at the refresh's as-of date."""
+    """Builds and tests every dbt model at the refresh's as-of date: in the work database, or on
+    the engine CW_ENGINE names (`refresh --engine spark|postgres`, pipelines/engines.py)."""
     settings = warehouse.settings()
     os.environ.update(dbt_environment(settings))
     variables = json.dumps(
@@ -95,7 +97,34 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     # dbt unit tests check model logic on fixed inputs, not the night's data: `make test` runs
     # them (tests/test_dbt_unit_tests.py), the nightly build skips them.
     build = ["build", "--exclude-resource-type", "unit_test", "--vars", variables]
-    yield from dbt.cli(build, context=context).stream()
+    engine = engines.current_engine()
+    if engine == engines.DEFAULT_ENGINE:
+        yield from dbt.cli([*build, "--target", engine], context=context).stream()
+        return
+    # Another engine builds the models: copy the raw tables there first, and what readers use
+    # back into the work database afterwards (pipelines/engines.py, docs/engines.md).
+    relations = engines.exported_relations(json.loads(MANIFEST_PATH.read_text()))
+    started = time.perf_counter()
+    engine_env = engines.prepare(settings, engine, relations)
+    context.log.info(f"raw tables copied to {engine} in {time.perf_counter() - started:.1f} s")
+    saved = {name: os.environ.get(name) for name in engine_env}
+    os.environ.update(engine_env)
+    started = time.perf_counter()
+    try:
+        yield from dbt.cli([*build, "--target", engine], context=context).stream()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    context.log.info(f"dbt build on {engine} took {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    engines.export(settings, engine, relations)
+    context.log.info(
+        f"{len(relations)} relations copied back from {engine} in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 class WarehouseDbtCliResource(DbtCliResource):

@@ -100,7 +100,7 @@
             case
                 when ar_left <= 0 then 0
                 when ar_left >= walked_sales then walked_days
-                else ar_left / walked_sales * walked_days
+                else {{ engines_divide('ar_left', 'walked_sales') }} * walked_days
             end
         ) as dso_countback
     from (

@@ -50,3 +50,43 @@
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Incremental strategy of int_receivables__frozen_months, per adapter: delete+insert where the
+    adapter has it (DuckDB, Postgres); Spark tables in plain Parquet only append or overwrite, so
+    Spark appends and receivables_unfreeze_reopened_months removes the reopened rows first. -#}
+{% macro receivables_frozen_months_strategy() -%}
+    {{ return(adapter.dispatch('receivables_frozen_months_strategy')()) }}
+{%- endmacro %}
+
+{% macro default__receivables_frozen_months_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__receivables_frozen_months_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+{#- Pre-hook of int_receivables__frozen_months: what delete+insert deletes, for adapters that
+    append instead. Frozen rows of a reopened month are removed when the month is frozen again
+    with a row for the same customer (the unique key), so the append replaces exactly them. -#}
+{% macro receivables_unfreeze_reopened_months() -%}
+    {{ return(adapter.dispatch('receivables_unfreeze_reopened_months')()) }}
+{%- endmacro %}
+
+{% macro default__receivables_unfreeze_reopened_months() -%}
+{%- endmacro %}
+
+{% macro spark__receivables_unfreeze_reopened_months() -%}
+    {%- if execute and is_incremental() and var('reopen_months', []) | length > 0 -%}
+        {%- set kept = this.incorporate(path={'identifier': this.identifier ~ '__kept'}) -%}
+        {%- do run_query('drop table if exists ' ~ kept) -%}
+        {%- do run_query(
+            'create table ' ~ kept ~ ' using parquet as select frozen.* from ' ~ this
+            ~ ' as frozen left anti join (select customer_id, month from '
+            ~ ref('int_receivables__monthly_computed')
+            ~ ' where is_closed and month in (' ~ receivables_reopened_months() ~ ')) as reopened'
+            ~ ' on frozen.customer_id = reopened.customer_id and frozen.month = reopened.month') -%}
+        {%- do run_query('insert overwrite table ' ~ this ~ ' select * from ' ~ kept) -%}
+        {%- do run_query('drop table ' ~ kept) -%}
+    {%- endif -%}
+{%- endmacro %}

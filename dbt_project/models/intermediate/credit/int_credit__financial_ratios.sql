@@ -32,19 +32,19 @@ final as (
         interest_expense,
         case
             when current_liabilities <> 0
-                then current_assets / current_liabilities
+                then {{ engines_divide('current_assets', 'current_liabilities') }}
         end as current_ratio,
         case
             when current_liabilities <> 0
-                then cash / current_liabilities
+                then {{ engines_divide('cash', 'current_liabilities') }}
         end as cash_ratio,
         case
             when total_assets <> 0
-                then total_liabilities / total_assets
+                then {{ engines_divide('total_liabilities', 'total_assets') }}
         end as debt_ratio,
         case
             when interest_expense <> 0
-                then ebit / interest_expense
+                then {{ engines_divide('ebit', 'interest_expense') }}
         end as interest_coverage,
         current_assets - current_liabilities as working_capital,
         total_assets - total_liabilities as net_assets

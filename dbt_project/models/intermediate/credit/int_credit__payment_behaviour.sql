@@ -184,11 +184,12 @@ final as (
         due_summary.amount_due_12m,
         case
             when due_summary.amount_due_12m > 0
-                then due_summary.paid_on_due_12m / due_summary.amount_due_12m
+                then {{ engines_divide(
+                    'due_summary.paid_on_due_12m', 'due_summary.amount_due_12m') }}
         end as collection_rate_12m,
         case
             when lateness.paid_12m > 0
-                then lateness.paid_days_late_12m / lateness.paid_12m
+                then {{ engines_divide('lateness.paid_days_late_12m', 'lateness.paid_12m') }}
         end as avg_days_late_12m,
         case
             when due_summary.invoices_due_12m > 0
@@ -211,8 +212,9 @@ final as (
         case
             when lateness.paid_recent > 0 and lateness.paid_previous > 0
                 then
-                    lateness.paid_days_late_recent / lateness.paid_recent
-                    - lateness.paid_days_late_previous / lateness.paid_previous
+                    {{ engines_divide('lateness.paid_days_late_recent', 'lateness.paid_recent') }}
+                    - {{ engines_divide(
+                        'lateness.paid_days_late_previous', 'lateness.paid_previous') }}
         end as lateness_trend
     from customer_debts
     left join due_summary on customer_debts.customer_id = due_summary.customer_id

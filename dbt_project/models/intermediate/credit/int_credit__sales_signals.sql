@@ -69,7 +69,10 @@ final as (
         sales_recent,
         sales_previous,
         -- no sales before: a new customer has no trend yet
-        case when sales_previous > 0 then sales_recent / sales_previous - 1 end as sales_trend
+        case
+            when sales_previous > 0
+                then {{ engines_divide('sales_recent', 'sales_previous') }} - 1
+        end as sales_trend
     from sums
 
 )

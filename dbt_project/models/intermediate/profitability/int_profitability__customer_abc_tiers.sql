@@ -49,8 +49,14 @@ final as (
         customer_id,
         ranking_value,
         positive_rank,
-        cast(ranking_value / positive_total as decimal(20, 12)) as revenue_share,
-        cast(running_value / positive_total as decimal(20, 12)) as cumulative_share,
+        -- engines_divide: Spark's own decimal quotient keeps only 6 decimals here, too few for
+        -- shares that must add up to 1
+        cast(
+            {{ engines_divide('ranking_value', 'positive_total') }} as decimal(20, 12)
+        ) as revenue_share,
+        cast(
+            {{ engines_divide('running_value', 'positive_total') }} as decimal(20, 12)
+        ) as cumulative_share,
         -- a customer keeps the tier the running total stood in before it was added: the tier
         -- holds its cut-off share of the metric plus, at most, its last customer's share
         case

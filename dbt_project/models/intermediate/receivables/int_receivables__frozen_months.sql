@@ -6,8 +6,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=receivables_frozen_months_strategy(),
         unique_key=['customer_id', 'month'],
+        pre_hook="{{ receivables_unfreeze_reopened_months() }}",
         full_refresh=false,
         on_schema_change='append_new_columns'
     )
@@ -44,7 +45,7 @@ final as (
     {% endif %}
     where
         computed.is_closed
-        {% if is_incremental() %}
+    {% if is_incremental() %}
             and (
                 already_frozen.customer_id is null
                 or computed.month in ({{ receivables_reopened_months() }})

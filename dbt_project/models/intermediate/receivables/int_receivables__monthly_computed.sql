@@ -142,7 +142,8 @@ final as (
         case
             when dso_periods.period_credit_sales > 0
                 then round(cast(
-                    months.closing_ar / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.closing_ar', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
         end as dso_simple,
@@ -150,7 +151,8 @@ final as (
         case
             when dso_periods.period_credit_sales > 0
                 then round(cast(
-                    months.ar_current / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.ar_current', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
         end as best_possible_dso,
@@ -158,7 +160,7 @@ final as (
         customer_credit.credit_limit,
         case
             when customer_credit.credit_limit > 0
-                then months.closing_ar / customer_credit.credit_limit
+                then {{ engines_divide('months.closing_ar', 'customer_credit.credit_limit') }}
         end as utilization,
         months.closing_ar > coalesce(customer_credit.credit_limit, 0) as is_over_limit,
         customer_credit.credit_grade,

@@ -47,7 +47,8 @@ response_csat as (
 
     select
         response_id,
-        sum(csat_weight * perception_index) / sum(csat_weight) as csat_index
+        {{ engines_divide('sum(csat_weight * perception_index)', 'sum(csat_weight)') }}
+            as csat_index
     from weighted_scores
     group by response_id
 

@@ -161,7 +161,7 @@ final as (
         coalesce(open_ar.open_ar, 0) as open_ar,
         case
             when limits.credit_limit > 0
-                then coalesce(open_ar.open_ar, 0) / limits.credit_limit
+                then {{ engines_divide('coalesce(open_ar.open_ar, 0)', 'limits.credit_limit') }}
         end as utilization,
         -- a zero limit means cash only: any open claim is over the limit
         coalesce(open_ar.open_ar, 0) > limits.credit_limit as is_over_limit

@@ -13,39 +13,25 @@ frozen as (
 
 ),
 
-compared as (
-
-    select
-        frozen.customer_id,
-        frozen.month,
-        frozen.month_end,
-        frozen.frozen_as_of_date,
-        {% for column in receivables_restatable_columns() -%}
-            frozen.{{ column }} as published_{{ column }},
-            coalesce(computed.{{ column }}, 0) as new_{{ column }}{{ ',' if not loop.last }}
-        {% endfor %}
-    from frozen
-    left join computed
-        on
-            frozen.customer_id = computed.customer_id
-            and frozen.month = computed.month
-    where frozen.month_end < {{ as_of_date() }}
-
-),
-
 differences as (
 
     {% for column in receivables_restatable_columns() -%}
         select
-            customer_id,
-            month,
-            month_end,
-            frozen_as_of_date,
+            frozen.customer_id,
+            frozen.month,
+            frozen.month_end,
+            frozen.frozen_as_of_date,
             '{{ column }}' as column_name,
-            published_{{ column }} as published_value,
-            new_{{ column }} as new_value
-        from compared
-        where published_{{ column }} <> new_{{ column }}
+            frozen.{{ column }} as published_value,
+            coalesce(computed.{{ column }}, 0) as new_value
+        from frozen
+        left join computed
+            on
+                frozen.customer_id = computed.customer_id
+                and frozen.month = computed.month
+        where
+            frozen.month_end < {{ as_of_date() }}
+            and frozen.{{ column }} <> coalesce(computed.{{ column }}, 0)
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

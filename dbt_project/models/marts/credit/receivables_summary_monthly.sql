@@ -96,7 +96,8 @@ final as (
         case
             when dso_periods.period_credit_sales > 0
                 then round(cast(
-                    months.closing_ar / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.closing_ar', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
         end as dso_simple,
@@ -104,18 +105,21 @@ final as (
         case
             when dso_periods.period_credit_sales > 0
                 then round(cast(
-                    months.ar_current / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.ar_current', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
         end as best_possible_dso,
         case
             when dso_periods.period_credit_sales > 0
                 then round(cast(
-                    months.closing_ar / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.closing_ar', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
                 - round(cast(
-                    months.ar_current / dso_periods.period_credit_sales * dso_periods.period_days
+                    {{ engines_divide('months.ar_current', 'dso_periods.period_credit_sales') }}
+                    * dso_periods.period_days
                     as {{ dbt.type_numeric() }}
                 ), 2)
         end as average_days_delinquent,

@@ -170,8 +170,10 @@ shares as (
     select
         *,
         cast({{ dbt.last_day('month_start_date', 'month') }} as date) as month_end,
-        promoters / cast(nullif(nps_responses, 0) as decimal(18, 6)) as promoter_share,
-        detractors / cast(nullif(nps_responses, 0) as decimal(18, 6)) as detractor_share
+        {{ engines_divide('promoters', 'cast(nullif(nps_responses, 0) as decimal(18, 6))') }}
+            as promoter_share,
+        {{ engines_divide('detractors', 'cast(nullif(nps_responses, 0) as decimal(18, 6))') }}
+            as detractor_share
     from grid
 
 ),
