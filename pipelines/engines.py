@@ -535,6 +535,10 @@ def export_spark(settings: Settings, relations: list[tuple[str, str]]) -> None:
         _drop_stale_models(con, relations)
     finally:
         con.close()
+    if paths.local_session:  # the session's tables and files are copies: free the disk
+        shutil.rmtree(paths.root / "warehouse", ignore_errors=True)
+        if paths.exchange_dir.is_relative_to(paths.root):
+            shutil.rmtree(paths.exchange_dir, ignore_errors=True)
 
 
 # ---- the refresh's entry points ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from dagster import (
     sensor,
 )
 
-from pipelines.publish import receivables_export, receivables_export_partitions
+from pipelines.publish import receivables_export
 from pipelines.settings import Settings, load_settings
 from pipelines.storage import (
     RunRecord,
@@ -47,7 +47,6 @@ nightly_refresh = define_asset_job(
 receivables_export_job = define_asset_job(
     "receivables_export_job",
     selection=AssetSelection.assets(receivables_export),
-    partitions_def=receivables_export_partitions,
     executor_def=in_process_executor,
     description="Write finance's receivables export of one closed month.",
 )

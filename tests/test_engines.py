@@ -259,7 +259,7 @@ def reopen(root: Path, raw: Path, base: Path, engine: str, env: dict[str, str]) 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["postgres", "spark"])
-def test_engine_publishes_the_same_marts_as_duckdb(engine, request):
+def test_engine_publishes_the_same_marts_as_duckdb(engine, request, monkeypatch):
     # the engine first: a machine that cannot run it skips before building the scenario
     env = request.getfixturevalue(
         "postgres_server" if engine == "postgres" else "spark_session_env"
@@ -273,6 +273,16 @@ def test_engine_publishes_the_same_marts_as_duckdb(engine, request):
     keys = primary_keys(manifest_path)
     differences = compare_warehouses(scenario["reference"], published, relations, keys)
     assert not differences, f"{engine} differs from DuckDB:\n" + "\n".join(map(str, differences))
-    # the published file carries the run's provenance and dashboard inputs like a DuckDB publish
+    # the published file carries the run's provenance like a DuckDB publish, and the dashboard
+    # shows every page from it
     assert query(published, "select count(*) from raw.file_manifest")[0][0] > 0
     assert query(published, "select count(*) from marts.receivables_restatements")[0][0] > 0
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard_support import APP, PAGES
+
+    monkeypatch.setenv("CW_WAREHOUSE_DIR", str(published.parent))
+    for _, page in PAGES:
+        app = AppTest.from_file(str(APP), default_timeout=120).run()
+        app.switch_page(page).run()
+        assert not app.exception and not app.error, (page, app.exception, app.error)
