@@ -1,13 +1,14 @@
 {#- Months chain: each month opens with the previous month's closing AR, the first with 0, and
-    no month is missing between a customer's first month and the as-of month. The one allowed
-    break: a frozen month whose closing AR has a pending restatement, after which the next month
-    opens with the restated (new) value. -#}
+    no month is missing between a customer's first month and the as-of month. A frozen month
+    opens with the previous month's published closing; the first open month after a frozen month
+    with a pending closing_ar restatement opens with the restated (new) value. -#}
 with months as (
 
     select
         customer_id,
         month,
         opening_ar,
+        is_frozen,
         lag(closing_ar) over (
             partition by customer_id order by month
         ) as prior_closing_ar,
@@ -34,7 +35,10 @@ months_apart as (
         months.customer_id,
         months.month,
         months.opening_ar,
-        coalesce(restated_closings.new_value, months.prior_closing_ar) as expected_opening_ar,
+        case
+            when months.is_frozen then months.prior_closing_ar
+            else coalesce(restated_closings.new_value, months.prior_closing_ar)
+        end as expected_opening_ar,
         {{ dbt.datediff('months.prior_month', 'months.month', 'month') }}
             as months_since_prior
     from months
