@@ -90,3 +90,17 @@
         {%- do run_query('drop table ' ~ kept) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Days of sales outstanding: an AR amount over the credit sales of the DSO period, times the
+    period's days, rounded to 0.01 day; null when the period had no credit sales. The one
+    formula behind simple DSO (closing AR) and best-possible DSO (not-yet-due AR), for a customer
+    and for the whole book. -#}
+{% macro receivables_dso(ar, period_credit_sales, period_days) -%}
+    case
+        when {{ period_credit_sales }} > 0
+            then round(cast(
+                {{ engines_divide(ar, period_credit_sales) }} * {{ period_days }}
+                as {{ dbt.type_numeric() }}
+            ), 2)
+    end
+{%- endmacro %}

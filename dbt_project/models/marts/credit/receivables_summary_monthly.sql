@@ -93,36 +93,19 @@ final as (
         months.credit_sales,
         dso_periods.period_credit_sales,
         dso_periods.period_days,
-        case
-            when dso_periods.period_credit_sales > 0
-                then round(cast(
-                    {{ engines_divide('months.closing_ar', 'dso_periods.period_credit_sales') }}
-                    * dso_periods.period_days
-                    as {{ dbt.type_numeric() }}
-                ), 2)
-        end as dso_simple,
+        {{ receivables_dso(
+            'months.closing_ar', 'dso_periods.period_credit_sales', 'dso_periods.period_days'
+        ) }} as dso_simple,
         round(cast(countback.dso_countback as {{ dbt.type_numeric() }}), 2) as dso_countback,
-        case
-            when dso_periods.period_credit_sales > 0
-                then round(cast(
-                    {{ engines_divide('months.ar_current', 'dso_periods.period_credit_sales') }}
-                    * dso_periods.period_days
-                    as {{ dbt.type_numeric() }}
-                ), 2)
-        end as best_possible_dso,
-        case
-            when dso_periods.period_credit_sales > 0
-                then round(cast(
-                    {{ engines_divide('months.closing_ar', 'dso_periods.period_credit_sales') }}
-                    * dso_periods.period_days
-                    as {{ dbt.type_numeric() }}
-                ), 2)
-                - round(cast(
-                    {{ engines_divide('months.ar_current', 'dso_periods.period_credit_sales') }}
-                    * dso_periods.period_days
-                    as {{ dbt.type_numeric() }}
-                ), 2)
-        end as average_days_delinquent,
+        {{ receivables_dso(
+            'months.ar_current', 'dso_periods.period_credit_sales', 'dso_periods.period_days'
+        ) }} as best_possible_dso,
+        {{ receivables_dso(
+            'months.closing_ar', 'dso_periods.period_credit_sales', 'dso_periods.period_days'
+        ) }}
+        - {{ receivables_dso(
+            'months.ar_current', 'dso_periods.period_credit_sales', 'dso_periods.period_days'
+        ) }} as average_days_delinquent,
         months.allowance,
         months.over_limit_customers
     from months
