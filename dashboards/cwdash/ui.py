@@ -247,6 +247,24 @@ def plot(
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False}, key=key)
 
 
+def aging_bars(frame: pd.DataFrame, months: list[str]) -> go.Figure:
+    """Open receivables per month stacked by aging bucket (the book's or one customer's)."""
+    figure = go.Figure()
+    for bucket, colour in zip(queries.AGING_BUCKETS, BUCKET_COLOURS, strict=True):
+        label = formatting.value_label("aging_bucket", bucket.removeprefix("ar_"))
+        figure.add_trace(
+            go.Bar(
+                x=months,
+                y=frame[bucket],
+                name=label,
+                marker_color=colour,
+                hovertemplate=money_hover(label),
+            )
+        )
+    figure.update_layout(barmode="stack")
+    return figure
+
+
 def money_hover(name: str) -> str:
     """A hover template line showing money exactly: name, month and amount."""
     return f"{name}<br>%{{x}}<br>{formatting.CURRENCY_SYMBOL}%{{y:,.0f}}<extra></extra>"

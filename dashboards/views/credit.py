@@ -18,19 +18,7 @@ if ui.require(opened, queries.RECEIVABLES_MONTHLY) and ui.require_month(filters)
         ui.empty("empty.no_receivables")
     else:
         months = ui.month_labels(book)
-        figure = go.Figure()
-        for bucket, colour in zip(queries.AGING_BUCKETS, ui.BUCKET_COLOURS, strict=True):
-            label = formatting.value_label("aging_bucket", bucket.removeprefix("ar_"))
-            figure.add_trace(
-                go.Bar(
-                    x=months,
-                    y=book[bucket],
-                    name=label,
-                    marker_color=colour,
-                    hovertemplate=ui.money_hover(label),
-                )
-            )
-        figure.update_layout(barmode="stack")
+        figure = ui.aging_bars(book, months)
         ui.plot(
             figure,
             t("credit.aging_title"),

@@ -197,18 +197,7 @@ if ui.require_month(filters):
                 ui.empty("empty.no_receivables")
             else:
                 months = ui.month_labels(trend)
-                figure = go.Figure()
-                for bucket, colour in zip(queries.AGING_BUCKETS, ui.BUCKET_COLOURS, strict=True):
-                    label = formatting.value_label("aging_bucket", bucket.removeprefix("ar_"))
-                    figure.add_trace(
-                        go.Bar(
-                            x=months,
-                            y=trend[bucket],
-                            name=label,
-                            marker_color=colour,
-                            hovertemplate=ui.money_hover(label),
-                        )
-                    )
+                figure = ui.aging_bars(trend, months)
                 figure.add_trace(
                     go.Scatter(
                         x=months,
