@@ -1,7 +1,10 @@
 {#- Months chain: each month opens with the previous month's closing AR, the first with 0, and
-    no month is missing between a customer's first month and the as-of month. A frozen month
-    opens with the previous month's published closing; the first open month after a frozen month
-    with a pending closing_ar restatement opens with the restated (new) value. -#}
+    no month is missing between a customer's first month and the as-of month.
+    A month computed by this run (open, or frozen as of this run's date) opens with the prior
+    month's closing as computed now: the restated value when the prior month is frozen and later
+    data changed its closing. A month frozen by an earlier run opened with the prior closing known
+    then; it is checked here only against a prior month frozen in the same run, because the run
+    that froze it has already checked it against the values of that day. -#}
 with months as (
 
     select
@@ -9,9 +12,13 @@ with months as (
         month,
         opening_ar,
         is_frozen,
+        frozen_as_of_date,
         lag(closing_ar) over (
             partition by customer_id order by month
         ) as prior_closing_ar,
+        lag(frozen_as_of_date) over (
+            partition by customer_id order by month
+        ) as prior_frozen_as_of_date,
         lag(month) over (partition by customer_id order by month)
             as prior_month
     from {{ ref('receivables_monthly') }}
@@ -29,23 +36,45 @@ restated_closings as (
 
 ),
 
+months_with_origin as (
+
+    select
+        *,
+        not is_frozen
+        or frozen_as_of_date = {{ as_of_date() }} as is_computed_by_this_run
+    from months
+
+),
+
 months_apart as (
 
     select
-        months.customer_id,
-        months.month,
-        months.opening_ar,
+        months_with_origin.customer_id,
+        months_with_origin.month,
+        months_with_origin.opening_ar,
         case
-            when months.is_frozen then months.prior_closing_ar
-            else coalesce(restated_closings.new_value, months.prior_closing_ar)
+            when months_with_origin.is_computed_by_this_run
+                then
+                    coalesce(
+                        restated_closings.new_value,
+                        months_with_origin.prior_closing_ar
+                    )
+            when
+                months_with_origin.frozen_as_of_date
+                = months_with_origin.prior_frozen_as_of_date
+                then months_with_origin.prior_closing_ar
         end as expected_opening_ar,
-        {{ dbt.datediff('months.prior_month', 'months.month', 'month') }}
+        months_with_origin.is_computed_by_this_run
+        or months_with_origin.prior_month is null
+        or months_with_origin.frozen_as_of_date
+        = months_with_origin.prior_frozen_as_of_date as is_checked,
+        {{ dbt.datediff('months_with_origin.prior_month', 'months_with_origin.month', 'month') }}
             as months_since_prior
-    from months
+    from months_with_origin
     left join restated_closings
         on
-            months.customer_id = restated_closings.customer_id
-            and months.prior_month = restated_closings.month
+            months_with_origin.customer_id = restated_closings.customer_id
+            and months_with_origin.prior_month = restated_closings.month
 
 )
 
@@ -57,5 +86,5 @@ select
     months_since_prior
 from months_apart
 where
-    abs(opening_ar - coalesce(expected_opening_ar, 0)) > 0.005
+    (is_checked and abs(opening_ar - coalesce(expected_opening_ar, 0)) > 0.005)
     or months_since_prior <> 1
