@@ -91,6 +91,7 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
         CW_RAW_DIR=str(settings.raw_dir),
         CW_WAREHOUSE_DIR=str(settings.warehouse_dir),
         CW_AS_OF=settings.as_of.isoformat(),
+        CW_REBUILD_MODELS="1" if settings.rebuild_models else "",
     )
     from dagster import DagsterInstance
 
@@ -206,6 +207,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     except RefreshError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.force:
+        settings = settings.with_overrides(rebuild_models=True)
     record = run_refresh(settings, quiet=args.quiet)
     print_run_summary(record, time.perf_counter() - started)
     if record.outcome != "succeeded":
@@ -427,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--force",
         action="store_true",
-        help="rebuild even when nothing changed since the last publish",
+        help="rebuild every model from all history (dbt --full-refresh), even when nothing "
+        "changed since the last publish; closed receivables months stay as published",
     )
     refresh.set_defaults(handler=cmd_refresh)
 

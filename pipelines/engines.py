@@ -79,8 +79,9 @@ def exported_relations(manifest: dict) -> list[tuple[str, str]]:
 
 
 def raw_tables() -> list[tuple[str, list[str]]]:
-    """The dbt sources: one raw table per extract, with the contract's columns."""
-    return [(name, extract.column_names) for name, extract in EXTRACTS.items()]
+    """The dbt sources: one raw table per extract, with the contract's columns and the load time
+    (staging passes it on to the incremental models)."""
+    return [(name, [*extract.column_names, "_loaded_at"]) for name, extract in EXTRACTS.items()]
 
 
 # ---- DuckDB helpers -----------------------------------------------------------------------------

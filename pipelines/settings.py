@@ -44,6 +44,8 @@ class Settings:
     role: str
     reopen_months: tuple[str, ...] = ()
     dbt_vars: dict = field(default_factory=dict)
+    # rebuild the incremental models from all history (`refresh --force`, dbt --full-refresh)
+    rebuild_models: bool = False
 
     @property
     def published_path(self) -> Path:
@@ -104,5 +106,6 @@ def load_settings(**overrides) -> Settings:
         role=env.get("CW_ROLE", "full"),
         reopen_months=tuple(m for m in env.get("CW_REOPEN_MONTHS", "").split(",") if m),
         dbt_vars=json.loads(env.get("CW_DBT_VARS") or "{}"),
+        rebuild_models=env.get("CW_REBUILD_MODELS", "").lower() in ("1", "true", "yes"),
     )
     return settings.with_overrides(**overrides)

@@ -23,6 +23,7 @@ from packaging import version
 from pipelines import engines
 from pipelines.resources import WarehouseResource
 from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings
+from pipelines.storage import project_changed_since_last_publish
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -98,6 +99,15 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     # them (tests/test_dbt_unit_tests.py), the nightly build skips them.
     build = ["build", "--exclude-resource-type", "unit_test", "--vars", variables]
     engine = engines.current_engine()
+    # Incremental models (order lines by month) rebuild from all history when asked, when the
+    # project changed since the last publish, and on other engines, which receive every raw row
+    # anyway. The closed receivables months are exempt (full_refresh=false in their config).
+    if (
+        settings.rebuild_models
+        or engine != engines.DEFAULT_ENGINE
+        or project_changed_since_last_publish(settings)
+    ):
+        build.append("--full-refresh")
     if engine == engines.DEFAULT_ENGINE:
         yield from dbt.cli([*build, "--target", engine], context=context).stream()
         return

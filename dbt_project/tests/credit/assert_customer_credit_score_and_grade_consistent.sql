@@ -1,5 +1,7 @@
 {#- Scores stay within 0-100, equal the sum of their factor points, and the grade follows the
     cut-offs; utilization and the over-limit flag agree with the limit. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'customer_credit'}}}) }}
+
 with factor_totals as (
 
     select

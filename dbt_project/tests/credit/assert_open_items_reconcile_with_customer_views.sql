@@ -1,5 +1,7 @@
 {#- Open items at the as-of date, the customer's open AR in customer_credit and the closing AR
     of the as-of month in receivables_monthly are the same money. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'ar_open_items'}}}) }}
+
 with open_items as (
 
     select

@@ -5,6 +5,8 @@
     data changed its closing. A month frozen by an earlier run opened with the prior closing known
     then; it is checked here only against a prior month frozen in the same run, because the run
     that froze it has already checked it against the values of that day. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'receivables_monthly'}}}) }}
+
 with months as (
 
     select

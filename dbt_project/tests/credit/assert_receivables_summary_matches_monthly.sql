@@ -1,4 +1,6 @@
 {#- The book summary is the sum of the customer rows, month by month, and rolls forward too. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'receivables_summary_monthly'}}}) }}
+
 with customer_totals as (
 
     select

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_abc'}}}) }}
+
 -- A-tier customers together hold at most the A cut-off share of the metric plus the share of
 -- the last A customer (the one that crosses the cut-off), and every customer ranked before an A
 -- customer is A too; checked for the as-of tiers and every window of the tier history.

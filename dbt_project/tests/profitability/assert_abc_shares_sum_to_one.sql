@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_abc'}}}) }}
+
 -- Shares of the ranking metric sum to 1 over all customers (customer_abc) and in every trailing
 -- window of the tier history, whenever any customer has a positive metric.
 with customer_abc as (

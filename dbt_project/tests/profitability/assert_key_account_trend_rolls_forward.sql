@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'key_account_trend'}}}) }}
+
 -- Key accounts roll forward month to month (previous + entered - dropped = current), and the
 -- as-of month counts exactly the key accounts of customer_abc.
 with key_account_trend as (

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_product_profitability'}}}) }}
+
 -- A customer's products add up to its trailing-12-month revenue and margin, and - when it had
 -- any non-return sale to share costs by - to its net contribution (allocation rounds to 0.0001
 -- per product, hence the cent tolerance).

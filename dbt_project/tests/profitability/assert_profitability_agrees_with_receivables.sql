@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_profitability_monthly'}}}) }}
+
 -- Cash discounts, write-offs and financing cost per customer-month equal the receivables
 -- roll-forward (discounts, written_off, average_open_ar x cost of capital x days / 365).
 with customer_profitability_monthly as (

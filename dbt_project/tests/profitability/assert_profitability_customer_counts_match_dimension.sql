@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_profitability'}}}) }}
+
 -- Every customer of the dimension appears exactly once in the per-customer marts, so tier and
 -- class counts add up to the customer count.
 with customers as (

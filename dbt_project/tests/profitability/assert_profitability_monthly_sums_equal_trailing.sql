@@ -1,6 +1,8 @@
 {#- Monthly rows add up to the trailing-12-month totals, customer by customer and column by
     column: the months starting inside the window (the as-of month runs to the as-of date) plus,
     when the window starts mid-month, the part of that edge month inside the window. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'customer_profitability_monthly'}}}) }}
+
 {%- set money_columns = [
     'net_revenue', 'cogs', 'gross_margin', 'freight_cost', 'service_cost', 'complaint_cost',
     'cash_discount_cost', 'financing_cost', 'bad_debt_cost', 'cost_to_serve', 'net_contribution'

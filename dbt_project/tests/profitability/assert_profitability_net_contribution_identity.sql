@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_profitability_monthly'}}}) }}
+
 -- gross margin = net revenue - COGS, cost to serve = the sum of its six components and net
 -- contribution = gross margin - cost to serve, on every row of both profitability marts.
 with customer_profitability_monthly as (

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_card'}}}) }}
+
 -- The card has exactly one row per ERP customer: none missing, none duplicated, none unknown.
 with customers as (
 

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'customer_loyalty'}}}) }}
+
 -- customer_satisfaction and customer_loyalty hold exactly one row per ERP customer: none
 -- missing, none extra (uniqueness is tested on each model).
 with customers as (

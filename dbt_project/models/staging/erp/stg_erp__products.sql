@@ -11,7 +11,8 @@ final as (
         cast(product_name as {{ dbt.type_string() }}) as product_name,
         cast(category as {{ dbt.type_string() }}) as category,
         cast(unit_cost as decimal(18, 4)) as unit_cost,
-        cast(list_price as decimal(18, 4)) as list_price
+        cast(list_price as decimal(18, 4)) as list_price,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
     from source
 
 )

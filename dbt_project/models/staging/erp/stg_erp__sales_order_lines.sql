@@ -18,7 +18,8 @@ final as (
         cast(channel as {{ dbt.type_string() }}) as channel,
         cast(promised_date as date) as promised_date,
         cast(delivered_date as date) as delivered_date,
-        cast(freight_cost as decimal(18, 4)) as freight_cost
+        cast(freight_cost as decimal(18, 4)) as freight_cost,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
     from source
 
 )
