@@ -1,82 +1,54 @@
-{#- Months chain: each month opens with the previous month's closing AR, the first with 0, and
-    no month is missing between a customer's first month and the as-of month.
-    A month computed by this run (open, or frozen as of this run's date) opens with the prior
-    month's closing as computed now: the restated value when the prior month is frozen and later
-    data changed its closing. A month frozen by an earlier run opened with the prior closing known
-    then; it is checked here only against a prior month frozen in the same run, because the run
-    that froze it has already checked it against the values of that day. -#}
+{#- Months chain: each month opens with the previous month's closing AR as today's data gives it,
+    the first with 0, and no month is missing between a customer's first month and the as-of
+    month. A closed month frozen before later data changed its opening (a late payment dated in
+    an earlier month) keeps serving its published opening and is exempt: the difference is in
+    receivables_restatements until finance reopens the month. -#}
 {{ config(meta={'dagster': {'ref': {'name': 'receivables_monthly'}}}) }}
 
-with months as (
+with served as (
 
-    select
-        customer_id,
-        month,
-        opening_ar,
-        is_frozen,
-        frozen_as_of_date,
-        lag(closing_ar) over (
-            partition by customer_id order by month
-        ) as prior_closing_ar,
-        lag(frozen_as_of_date) over (
-            partition by customer_id order by month
-        ) as prior_frozen_as_of_date,
-        lag(month) over (partition by customer_id order by month)
-            as prior_month
-    from {{ ref('receivables_monthly') }}
+    select * from {{ ref('receivables_monthly') }}
 
 ),
 
-restated_closings as (
+computed as (
 
-    select
-        customer_id,
-        month,
-        new_value
-    from {{ ref('receivables_restatements') }}
-    where column_name = 'closing_ar'
+    select * from {{ ref('int_receivables__monthly_computed') }}
 
 ),
 
-months_with_origin as (
+months as (
 
     select
-        *,
-        not is_frozen
-        or frozen_as_of_date = {{ as_of_date() }} as is_computed_by_this_run
-    from months
+        served.customer_id,
+        served.month,
+        served.opening_ar,
+        served.opening_ar = computed.opening_ar as is_opening_current,
+        lag(served.month) over (
+            partition by served.customer_id order by served.month
+        ) as prior_month,
+        lag(computed.closing_ar) over (
+            partition by served.customer_id order by served.month
+        ) as prior_closing_ar
+    from served
+    inner join computed
+        on
+            served.customer_id = computed.customer_id
+            and served.month = computed.month
 
 ),
 
 months_apart as (
 
     select
-        months_with_origin.customer_id,
-        months_with_origin.month,
-        months_with_origin.opening_ar,
-        case
-            when months_with_origin.is_computed_by_this_run
-                then
-                    coalesce(
-                        restated_closings.new_value,
-                        months_with_origin.prior_closing_ar
-                    )
-            when
-                months_with_origin.frozen_as_of_date
-                = months_with_origin.prior_frozen_as_of_date
-                then months_with_origin.prior_closing_ar
-        end as expected_opening_ar,
-        months_with_origin.is_computed_by_this_run
-        or months_with_origin.prior_month is null
-        or months_with_origin.frozen_as_of_date
-        = months_with_origin.prior_frozen_as_of_date as is_checked,
-        {{ dbt.datediff('months_with_origin.prior_month', 'months_with_origin.month', 'month') }}
+        customer_id,
+        month,
+        opening_ar,
+        prior_closing_ar as expected_opening_ar,
+        is_opening_current,
+        {{ dbt.datediff('prior_month', 'month', 'month') }}
             as months_since_prior
-    from months_with_origin
-    left join restated_closings
-        on
-            months_with_origin.customer_id = restated_closings.customer_id
-            and months_with_origin.prior_month = restated_closings.month
+    from months
 
 )
 
@@ -88,5 +60,5 @@ select
     months_since_prior
 from months_apart
 where
-    (is_checked and abs(opening_ar - coalesce(expected_opening_ar, 0)) > 0.005)
+    (is_opening_current and abs(opening_ar - coalesce(expected_opening_ar, 0)) > 0.005)
     or months_since_prior <> 1
