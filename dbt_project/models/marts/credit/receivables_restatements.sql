@@ -1,6 +1,10 @@
 {#- What later data would change in closed, published receivables months: one row per customer,
     month and money column whose frozen (published) value differs from today's computation.
-    The frozen value stays served in receivables_monthly until finance reopens the month. -#}
+    The frozen value stays served in receivables_monthly until finance reopens the month.
+    Frozen and computed months are joined once and only the rows that differ are unpivoted: a
+    join per column held a dozen hash tables of every customer-month at once. -#}
+{%- set columns = receivables_restatable_columns() %}
+
 with computed as (
 
     select * from {{ ref('int_receivables__monthly_computed') }}
@@ -13,25 +17,47 @@ frozen as (
 
 ),
 
+changed_months as (
+
+    select
+        frozen.customer_id,
+        frozen.month,
+        frozen.month_end,
+        frozen.frozen_as_of_date,
+        {% for column in columns -%}
+            frozen.{{ column }} as published_{{ column }},
+            coalesce(computed.{{ column }}, 0) as new_{{ column }}
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
+    from frozen
+    left join computed
+        on
+            frozen.customer_id = computed.customer_id
+            and frozen.month = computed.month
+    where
+        frozen.month_end < {{ as_of_date() }}
+        and (
+            {% for column in columns -%}
+                frozen.{{ column }} <> coalesce(computed.{{ column }}, 0)
+                {% if not loop.last %}or {% endif %}
+            {%- endfor %}
+        )
+
+),
+
 differences as (
 
-    {% for column in receivables_restatable_columns() -%}
+    {% for column in columns -%}
         select
-            frozen.customer_id,
-            frozen.month,
-            frozen.month_end,
-            frozen.frozen_as_of_date,
+            customer_id,
+            month,
+            month_end,
+            frozen_as_of_date,
             '{{ column }}' as column_name,
-            frozen.{{ column }} as published_value,
-            coalesce(computed.{{ column }}, 0) as new_value
-        from frozen
-        left join computed
-            on
-                frozen.customer_id = computed.customer_id
-                and frozen.month = computed.month
-        where
-            frozen.month_end < {{ as_of_date() }}
-            and frozen.{{ column }} <> coalesce(computed.{{ column }}, 0)
+            published_{{ column }} as published_value,
+            new_{{ column }} as new_value
+        from changed_months
+        where published_{{ column }} <> new_{{ column }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
