@@ -290,16 +290,21 @@ def project_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _last_publish(settings: Settings) -> dict | None:
+    """The run log record of the newest refresh that published, if any."""
+    return next((r for r in reversed(read_run_records(settings)) if r["published"]), None)
+
+
 def project_changed_since_last_publish(settings: Settings) -> bool:
     """True when the last publish was built by another version of the project (or there is
     none): its incremental models may hold rows the current SQL would compute differently."""
-    last = next((r for r in reversed(read_run_records(settings)) if r["published"]), None)
+    last = _last_publish(settings)
     return last is None or last.get("project_fingerprint") != project_fingerprint()
 
 
 def is_up_to_date(settings: Settings) -> bool:
     """True when the last publish used the same files, as-of date and project as now."""
-    last = next((r for r in reversed(read_run_records(settings)) if r["published"]), None)
+    last = _last_publish(settings)
     return (
         last is not None
         and settings.published_path.exists()
