@@ -47,15 +47,16 @@ class BenchResult:
     generate_s: float
     t_floor_s: float
     full_refresh_s: float
-    incremental_refresh_s: float
-    noop_refresh_s: float
+    # None when the run skipped them (--full-only)
+    incremental_refresh_s: float | None
+    noop_refresh_s: float | None
     peak_rss_bytes: int
     warehouse_bytes: int
     query_p50_ms: float
     query_p95_ms: float
     full_to_floor_ratio: float
-    incremental_to_full_ratio: float
-    refresh_peak_rss_bytes: dict[str, int] = field(default_factory=dict)
+    incremental_to_full_ratio: float | None
+    refresh_peak_rss_bytes: dict[str, int | None] = field(default_factory=dict)
     query_ms_by_name: dict[str, dict[str, float]] = field(default_factory=dict)
     machine: dict[str, object] = field(default_factory=dict)
 
@@ -227,6 +228,7 @@ def run_benchmark(
     keep: bool = False,
     file_format: str = "csv",
     seed: int = 42,
+    full_only: bool = False,
     progress=print,
 ) -> BenchResult:
     from pipelines.generate import generate_day, generate_extracts
@@ -262,16 +264,20 @@ def run_benchmark(
     refresh = ["refresh", "--as-of", end.isoformat(), "--quiet"]
     progress("full refresh")
     full_s, full_rss = _run_cli(refresh, env)
-    progress("incremental refresh after one new day")
-    new_day = end + timedelta(days=1)
-    generate_day(
-        raw, new_day, customers=customers, months=months, seed=seed, file_format=file_format
-    )
-    incremental_s, incremental_rss = _run_cli(
-        ["refresh", "--as-of", new_day.isoformat(), "--quiet"], env
-    )
-    progress("refresh with no new files")
-    noop_s, noop_rss = _run_cli(["refresh", "--as-of", new_day.isoformat(), "--quiet"], env)
+    if full_only:
+        progress("skipping the incremental and no-change refreshes (--full-only)")
+        incremental_s = incremental_rss = noop_s = noop_rss = None
+    else:
+        progress("incremental refresh after one new day")
+        new_day = end + timedelta(days=1)
+        generate_day(
+            raw, new_day, customers=customers, months=months, seed=seed, file_format=file_format
+        )
+        incremental_s, incremental_rss = _run_cli(
+            ["refresh", "--as-of", new_day.isoformat(), "--quiet"], env
+        )
+        progress("refresh with no new files")
+        noop_s, noop_rss = _run_cli(["refresh", "--as-of", new_day.isoformat(), "--quiet"], env)
     published = warehouse_dir / "warehouse.duckdb"
     progress("dashboard queries")
     queries = measure_queries(published)
@@ -285,14 +291,16 @@ def run_benchmark(
         generate_s=round(generated["seconds"], 2),
         t_floor_s=round(t_floor, 2),
         full_refresh_s=round(full_s, 2),
-        incremental_refresh_s=round(incremental_s, 2),
-        noop_refresh_s=round(noop_s, 2),
-        peak_rss_bytes=max(full_rss, incremental_rss, noop_rss),
+        incremental_refresh_s=None if incremental_s is None else round(incremental_s, 2),
+        noop_refresh_s=None if noop_s is None else round(noop_s, 2),
+        peak_rss_bytes=max(rss for rss in (full_rss, incremental_rss, noop_rss) if rss),
         warehouse_bytes=published.stat().st_size,
         query_p50_ms=round(statistics.median(p50s), 2),
         query_p95_ms=round(max(p95s), 2),
         full_to_floor_ratio=round(full_s / t_floor, 2) if t_floor else 0.0,
-        incremental_to_full_ratio=round(incremental_s / full_s, 3) if full_s else 0.0,
+        incremental_to_full_ratio=(
+            round(incremental_s / full_s, 3) if full_s and incremental_s is not None else None
+        ),
         refresh_peak_rss_bytes={"full": full_rss, "incremental": incremental_rss, "noop": noop_rss},
         query_ms_by_name={k: {m: round(v, 2) for m, v in q.items()} for k, q in queries.items()},
         machine={
@@ -327,10 +335,17 @@ def format_table(result: BenchResult) -> str:
         ),
         (
             "incremental refresh (1 new day)",
-            f"{result.incremental_refresh_s:.1f} s  "
+            "not measured (--full-only)"
+            if result.incremental_refresh_s is None
+            else f"{result.incremental_refresh_s:.1f} s  "
             f"({result.incremental_to_full_ratio:.1%} of full)",
         ),
-        ("refresh, no new files", f"{result.noop_refresh_s:.1f} s"),
+        (
+            "refresh, no new files",
+            "not measured (--full-only)"
+            if result.noop_refresh_s is None
+            else f"{result.noop_refresh_s:.1f} s",
+        ),
         ("peak memory (refresh process tree)", f"{result.peak_rss_bytes / gib:.2f} GiB"),
         ("warehouse file", f"{result.warehouse_bytes / gib:.2f} GiB"),
         (

@@ -353,6 +353,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.months,
         keep=args.keep,
         file_format=args.format,
+        full_only=args.full_only,
         progress=lambda message: print(f"bench: {message}", file=sys.stderr),
     )
     path = write_result(result)
@@ -467,6 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep",
         action="store_true",
         help="keep the generated data under benchmarks/data/ for the next run",
+    )
+    bench.add_argument(
+        "--full-only",
+        action="store_true",
+        help="measure T_floor, the full refresh and the queries only: the incremental refresh "
+        "copies the published warehouse, which needs its size again in free disk",
     )
     bench.set_defaults(handler=cmd_bench)
 
