@@ -46,6 +46,8 @@ class Settings:
     dbt_vars: dict = field(default_factory=dict)
     # rebuild the incremental models from all history (`refresh --force`, dbt --full-refresh)
     rebuild_models: bool = False
+    # dbt models built at once; they share one DuckDB memory limit, so 1 spills least
+    dbt_threads: int = 2
 
     @property
     def published_path(self) -> Path:
@@ -107,5 +109,6 @@ def load_settings(**overrides) -> Settings:
         reopen_months=tuple(m for m in env.get("CW_REOPEN_MONTHS", "").split(",") if m),
         dbt_vars=json.loads(env.get("CW_DBT_VARS") or "{}"),
         rebuild_models=env.get("CW_REBUILD_MODELS", "").lower() in ("1", "true", "yes"),
+        dbt_threads=int(env.get("CW_DBT_THREADS") or env.get("CW_THREADS") or os.cpu_count() or 2),
     )
     return settings.with_overrides(**overrides)

@@ -62,6 +62,7 @@ def dbt_environment(settings: Settings | None) -> dict[str, str]:
             CW_WORK_DATABASE=str(settings.work_path),
             CW_MEMORY_LIMIT=settings.memory_limit,
             CW_THREADS=str(settings.threads),
+            CW_DBT_THREADS=str(settings.dbt_threads),
         )
     return env
 

@@ -4,6 +4,8 @@ from dagster import AssetKey
 
 from pipelines.contract import EXTRACTS
 from pipelines.definitions import defs
+from pipelines.settings import load_settings
+from pipelines.transform import dbt_environment
 
 
 def test_definitions_load_with_the_nightly_job_schedule_and_sensor():
@@ -39,3 +41,12 @@ def test_dbt_tests_become_asset_checks_and_every_asset_is_described():
         node = graph.get(key)
         if node.is_materializable:
             assert node.description, f"{key.to_user_string()} has no description"
+
+
+def test_dbt_threads_follow_cw_threads_unless_set_on_their_own(monkeypatch):
+    monkeypatch.delenv("CW_DBT_THREADS", raising=False)
+    monkeypatch.setenv("CW_THREADS", "3")
+    assert dbt_environment(load_settings())["CW_DBT_THREADS"] == "3"
+    monkeypatch.setenv("CW_DBT_THREADS", "1")
+    environment = dbt_environment(load_settings())
+    assert environment["CW_DBT_THREADS"] == "1" and environment["CW_THREADS"] == "3"
