@@ -2,7 +2,7 @@
     customers with any activity in the window. A window total is the customer's running total of
     month parts at the window's end minus the running total the day before it starts: each part
     is read once and each customer once per window bound, instead of summing every part again for
-    each of the ~25 overlapping windows it falls in. -#}
+    each overlapping window it falls in (a dozen or more). -#}
 {%- set measures = [
     'net_revenue', 'cogs', 'gross_margin', 'freight_cost', 'service_cost', 'complaint_cost',
     'cash_discount_cost', 'financing_cost', 'bad_debt_cost', 'cost_to_serve',
