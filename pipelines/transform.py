@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,10 +23,11 @@ from packaging import version
 
 from pipelines import engines
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings
+from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings, load_settings
 from pipelines.storage import project_changed_since_last_publish
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def _newest_input_mtime() -> float:
@@ -38,33 +40,55 @@ def _newest_input_mtime() -> float:
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project once; again only when a model, macro, test or config changed."""
+    """Parse the dbt project once; again only when a model, macro, test or config changed.
+
+    The parse sees the profile a refresh with these settings builds with, so that refresh's
+    `dbt build` reuses it (dbt parses everything again when the rendered profile differs).
+    """
     if MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_input_mtime():
         return MANIFEST_PATH
     dbt = Path(sys.executable).with_name("dbt")
     completed = subprocess.run(
-        [str(dbt), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [str(dbt), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target", engines.DEFAULT_ENGINE],
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
         text=True,
-        env=dbt_environment(None),
+        env=dbt_environment(load_settings()),
     )
     if completed.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
     return MANIFEST_PATH
 
 
-def dbt_environment(settings: Settings | None) -> dict[str, str]:
-    """What profiles.yml reads: the work database of this refresh and its resource limits."""
-    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
-    if settings is not None:
-        env.update(
-            CW_WORK_DATABASE=str(settings.work_path),
-            CW_MEMORY_LIMIT=settings.memory_limit,
-            CW_THREADS=str(settings.threads),
-            CW_DBT_THREADS=str(settings.dbt_threads),
-        )
-    return env
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What profiles.yml reads (the work database of this refresh and its resource limits) and
+    what the models read while executing (the as-of date and the months to reopen)."""
+    return dict(
+        os.environ,
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        CW_WORK_DATABASE=str(settings.work_path),
+        CW_MEMORY_LIMIT=settings.memory_limit,
+        CW_THREADS=str(settings.threads),
+        CW_DBT_THREADS=str(settings.dbt_threads),
+        CW_AS_OF=settings.as_of.isoformat(),
+        CW_REOPEN_MONTHS=",".join(settings.reopen_months),
+    )
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make a build's parse state the one the next build starts from.
+
+    dagster-dbt runs every build in a target folder of its own, seeded from target/; without
+    this, a refresh whose settings differ from the last `dbt parse` parses again every night.
+    """
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+    shutil.copyfile(state, staged)
+    staged.replace(MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -88,17 +112,14 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     """Builds and tests every dbt model at the refresh's as-of date: in the work database, or on
     the engine CW_ENGINE names (`refresh --engine spark|postgres`, pipelines/engines.py)."""
     settings = warehouse.settings()
+    # The as-of date and the months to reopen reach the models through the environment, not
+    # --vars: dbt parses the whole project again whenever the vars differ from its last parse.
     os.environ.update(dbt_environment(settings))
-    variables = json.dumps(
-        {
-            **settings.dbt_vars,
-            "as_of_date": settings.as_of.isoformat(),
-            "reopen_months": list(settings.reopen_months),
-        }
-    )
     # dbt unit tests check model logic on fixed inputs, not the night's data: `make test` runs
     # them (tests/test_dbt_unit_tests.py), the nightly build skips them.
-    build = ["build", "--exclude-resource-type", "unit_test", "--vars", variables]
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    if settings.dbt_vars:
+        build += ["--vars", json.dumps(settings.dbt_vars)]
     engine = engines.current_engine()
     # Incremental models (order lines by month) rebuild from all history when asked, when the
     # project changed since the last publish, and on other engines, which receive every raw row
@@ -110,7 +131,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     ):
         build.append("--full-refresh")
     if engine == engines.DEFAULT_ENGINE:
-        yield from dbt.cli([*build, "--target", engine], context=context).stream()
+        invocation = dbt.cli([*build, "--target", engine], context=context)
+        yield from invocation.stream()
+        keep_partial_parse(invocation.target_path)
         return
     # Another engine builds the models: copy the raw tables there first, and what readers use
     # back into the work database afterwards (pipelines/engines.py, docs/engines.md).

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.settings import DBT_PROJECT_DIR
+
 AS_OF = date(2026, 10, 31)
 SMALL_CUSTOMERS = 150
 SMALL_MONTHS = 26
@@ -29,6 +31,14 @@ def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
             f"--- stdout\n{completed.stdout[-4000:]}\n--- stderr\n{completed.stderr[-8000:]}"
         )
     return completed
+
+
+def last_dbt_run_folder() -> Path:
+    """The target folder of the last dbt command a refresh ran (dagster-dbt keeps one per run)."""
+    runs = sorted(
+        (DBT_PROJECT_DIR / "target").glob("*/run_results.json"), key=lambda p: p.stat().st_mtime
+    )
+    return runs[-1].parent
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ import duckdb
 import pytest
 
 from pipelines.generate import generate_day
-from pipelines.settings import DBT_PROJECT_DIR
 from pipelines.transform import ensure_manifest
-from tests.conftest import AS_OF, SMALL_CUSTOMERS, SMALL_MONTHS, cli
+from tests.conftest import AS_OF, SMALL_CUSTOMERS, SMALL_MONTHS, cli, last_dbt_run_folder
 from tests.engine_equality import compare_warehouses, primary_keys
 
 NEW_DAY = date(2026, 11, 1)
@@ -35,12 +34,8 @@ def refresh(raw: Path, warehouse_dir: Path, as_of: date, *extra: str) -> Path:
 
 
 def last_build_of_order_lines() -> str:
-    """The SQL the last dbt build ran for the order lines (dagster-dbt keeps one target folder
-    per run)."""
-    runs = sorted(
-        (DBT_PROJECT_DIR / "target").glob("*/run_results.json"), key=lambda p: p.stat().st_mtime
-    )
-    return next(runs[-1].parent.glob("run/**/int_sales__order_lines.sql")).read_text()
+    """The SQL the last dbt build ran for the order lines."""
+    return next(last_dbt_run_folder().glob("run/**/int_sales__order_lines.sql")).read_text()
 
 
 def assert_same_warehouse(incremental: Path, rebuilt: Path) -> None:

@@ -2,12 +2,13 @@
 
 import json
 import shutil
+from datetime import timedelta
 
 import duckdb
 import pytest
 
 from pipelines.contract import EXTRACTS
-from tests.conftest import AS_OF, cli
+from tests.conftest import AS_OF, cli, last_dbt_run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +94,36 @@ def test_second_refresh_without_new_files_changes_nothing(
     forced = cli("refresh", *common, "--force")
     assert "SUCCEEDED" in forced.stdout and "no new or changed extract files" in forced.stdout
     assert table_fingerprints(warehouse_dir / "warehouse.duckdb") == before
+
+
+def test_nightly_refresh_on_a_new_as_of_date_reuses_the_parsed_dbt_project(
+    published_warehouse, generated_raw, tmp_path
+):
+    # The as-of date changes every night; dbt must not parse the whole project again for it.
+    warehouse_dir = tmp_path / "wh"
+    shutil.copytree(published_warehouse.parent, warehouse_dir)
+    for days in (1, 2):
+        cli(
+            "refresh",
+            "--raw-dir",
+            str(generated_raw),
+            "--warehouse-dir",
+            str(warehouse_dir),
+            "--as-of",
+            (AS_OF + timedelta(days=days)).isoformat(),
+            "--quiet",
+        )
+    log = (last_dbt_run_folder() / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log
+    assert "skipping partial parsing" in log
+    con = duckdb.connect(str(warehouse_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        served_as_of = con.execute(
+            "select max(frozen_as_of_date) from intermediate.int_receivables__frozen_months"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert served_as_of == AS_OF + timedelta(days=1)  # November, closed by the first night
 
 
 def test_failed_check_leaves_the_last_publish_untouched_and_rollback_restores(

@@ -38,10 +38,17 @@
     {{ return(columns) }}
 {%- endmacro %}
 
-{#- Months to freeze again with today's values: the reopen_months var ("YYYY-MM" strings), set
-    by `customer-warehouse reopen --month YYYY-MM`, as first-of-month date literals. -#}
+{#- Months to freeze again with today's values ("YYYY-MM" strings): the reopen_months var, else
+    CW_REOPEN_MONTHS (comma-separated), which `customer-warehouse reopen --month YYYY-MM` sets.
+    Like the as-of date, the environment is read only while executing (partial parsing). -#}
+{% macro receivables_reopen_month_list() -%}
+    {%- set from_environment = env_var('CW_REOPEN_MONTHS', '') if execute else '' -%}
+    {{ return(var('reopen_months', []) or from_environment.split(',') | reject('equalto', '') | list) }}
+{%- endmacro %}
+
+{#- The months to freeze again, as first-of-month date literals (null when there are none). -#}
 {% macro receivables_reopened_months() -%}
-    {%- set months = var('reopen_months', []) -%}
+    {%- set months = receivables_reopen_month_list() -%}
     {%- if months | length == 0 -%}
         cast(null as date)
     {%- else -%}
@@ -77,7 +84,7 @@
 {%- endmacro %}
 
 {% macro spark__receivables_unfreeze_reopened_months() -%}
-    {%- if execute and is_incremental() and var('reopen_months', []) | length > 0 -%}
+    {%- if execute and is_incremental() and receivables_reopen_month_list() | length > 0 -%}
         {%- set kept = this.incorporate(path={'identifier': this.identifier ~ '__kept'}) -%}
         {%- do run_query('drop table if exists ' ~ kept) -%}
         {%- do run_query(
