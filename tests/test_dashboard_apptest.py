@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -281,6 +282,37 @@ def test_filtered_receivables_book_matches_the_summary_mart(published_env):
         assert recomputed[column].tolist() == pytest.approx(
             published[column].tolist(), abs=0.011
         ), column
+
+
+def test_pareto_curves_are_running_shares_of_positive_ranking_values(published_env):
+    """All customers (read from customer_abc's ranks) and one region (ranked again) alike."""
+    opened = warehouse.current()
+    con = duckdb.connect(str(published_env), read_only=True)
+    ranked = con.execute(
+        "select abc.rank, abc.ranking_value, customers.region from marts.customer_abc as abc"
+        " join staging.stg_erp__customers as customers using (customer_id) order by abc.rank"
+    ).df()
+    con.close()
+    region = ranked["region"].mode()[0]
+    for selection, chosen in (
+        (filters.Filters(), ranked),
+        (filters.Filters(region=region), ranked[ranked["region"] == region]),
+    ):
+        values = chosen["ranking_value"].clip(lower=0).astype(float)
+        shares = (values.cumsum() / values.sum()).reset_index(drop=True)
+        customers = len(shares)
+        step = max(customers // queries.PARETO_POINTS, 1)
+        sampled = [p for p in range(1, customers + 1) if p % step == 0 or p == customers]
+        curve, reading = queries.pareto(opened, selection)
+        assert curve["customer_share"].tolist() == pytest.approx([p / customers for p in sampled])
+        assert curve["value_share"].tolist() == pytest.approx([shares[p - 1] for p in sampled])
+        assert reading["customers"] == customers
+        assert reading["customers_for_80"] == pytest.approx(
+            (shares[shares >= 0.8].index[0] + 1) / customers
+        )
+        assert reading["value_of_top_20"] == pytest.approx(
+            shares[: int(math.ceil(0.2 * customers))].iloc[-1]
+        )
 
 
 def test_filter_conditions_bind_values_as_parameters():

@@ -448,10 +448,12 @@ def pareto(warehouse: Warehouse, filters: Filters) -> tuple[pd.DataFrame, dict[s
     Shares are recomputed within the selection, over positive ranking values (as customer_abc
     does). Returns about PARETO_POINTS points and the 80/20 reading: the customer share that
     brings 80% of the value, and the value share of the top 20% of customers.
+    All customers: customer_abc already holds each one's rank and cumulative share. A selection
+    is ranked again, once for both results (the running sum sorts every selected customer).
     """
     condition, params = customer_condition(filters)
-    ranked = f"""
-        with ranked as (
+    if filters.has_dimensions:
+        ranked = f"""
             select
                 row_number() over (order by rank) as position,
                 count(*) over () as customers,
@@ -460,34 +462,42 @@ def pareto(warehouse: Warehouse, filters: Filters) -> tuple[pd.DataFrame, dict[s
                 ) / nullif(sum(greatest(ranking_value, 0)) over (), 0) as cumulative_share
             from wh.{ABC}
             where {condition}
-        )
-    """
-    curve = query(
+        """
+    else:
+        ranked = f"""
+            select rank as position, count(*) over () as customers, cumulative_share
+            from wh.{ABC}
+        """
+    frame = query(
         warehouse,
-        ranked
-        + """
-        select position / customers as customer_share, cumulative_share::double as value_share
-        from ranked
-        where position % greatest(customers // ?, 1) = 0 or position = customers
-        order by position
+        f"""
+        with ranked as ({ranked}),
+
+        reading as (
+            select
+                min(position) filter (where cumulative_share >= 0.8) / any_value(customers)
+                    as customers_for_80,
+                max(cumulative_share) filter (where position <= ceil(0.2 * customers))::double
+                    as value_of_top_20,
+                any_value(customers) as customers
+            from ranked
+        )
+
+        select
+            ranked.position / ranked.customers as customer_share,
+            ranked.cumulative_share::double as value_share,
+            reading.*
+        from reading
+        left join ranked
+            on ranked.position % greatest(ranked.customers // ?, 1) = 0
+            or ranked.position = ranked.customers
+        order by ranked.position
         """,
         [*params, PARETO_POINTS],
     )
-    reading = query(
-        warehouse,
-        ranked
-        + """
-        select
-            min(position) filter (where cumulative_share >= 0.8) / any_value(customers)
-                as customers_for_80,
-            max(cumulative_share) filter (where position <= ceil(0.2 * customers))::double
-                as value_of_top_20,
-            any_value(customers) as customers
-        from ranked
-        """,
-        params,
-    ).iloc[0]
-    return curve, reading.to_dict()
+    reading = frame.iloc[0][["customers_for_80", "value_of_top_20", "customers"]].to_dict()
+    curve = frame[["customer_share", "value_share"]].dropna(subset=["customer_share"])
+    return curve.reset_index(drop=True), reading
 
 
 def tier_summary(warehouse: Warehouse, filters: Filters, column: str) -> pd.DataFrame:
