@@ -60,21 +60,26 @@ def generated_raw(tmp_path_factory) -> Path:
     return raw
 
 
-@pytest.fixture(scope="session")
-def published_warehouse(generated_raw, tmp_path_factory) -> Path:
-    """A warehouse refreshed once from the generated extracts (shared, treat as read-only)."""
-    warehouse_dir = tmp_path_factory.mktemp("published")
+def refresh(raw: Path, warehouse_dir: Path, as_of: date, *extra: str) -> Path:
+    """`customer-warehouse refresh` of raw into warehouse_dir; the published file."""
     cli(
         "refresh",
         "--raw-dir",
-        str(generated_raw),
+        str(raw),
         "--warehouse-dir",
         str(warehouse_dir),
         "--as-of",
-        AS_OF.isoformat(),
+        as_of.isoformat(),
         "--quiet",
+        *extra,
     )
     return warehouse_dir / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="session")
+def published_warehouse(generated_raw, tmp_path_factory) -> Path:
+    """A warehouse refreshed once from the generated extracts (shared, treat as read-only)."""
+    return refresh(generated_raw, tmp_path_factory.mktemp("published"), AS_OF)
 
 
 @pytest.fixture

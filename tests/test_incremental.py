@@ -11,26 +11,17 @@ import pytest
 
 from pipelines.generate import generate_day
 from pipelines.transform import ensure_manifest
-from tests.conftest import AS_OF, SMALL_CUSTOMERS, SMALL_MONTHS, cli, last_dbt_run_folder
+from tests.conftest import (
+    AS_OF,
+    SMALL_CUSTOMERS,
+    SMALL_MONTHS,
+    last_dbt_run_folder,
+    refresh,
+)
 from tests.engine_equality import compare_warehouses, primary_keys
 
 NEW_DAY = date(2026, 11, 1)
 ORDER_LINES = "intermediate.int_sales__order_lines"
-
-
-def refresh(raw: Path, warehouse_dir: Path, as_of: date, *extra: str) -> Path:
-    cli(
-        "refresh",
-        "--raw-dir",
-        str(raw),
-        "--warehouse-dir",
-        str(warehouse_dir),
-        "--as-of",
-        as_of.isoformat(),
-        "--quiet",
-        *extra,
-    )
-    return warehouse_dir / "warehouse.duckdb"
 
 
 def last_build_of_order_lines() -> str:

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from pipelines.contract import EXTRACTS
-from tests.conftest import AS_OF, cli, last_dbt_run_folder
+from tests.conftest import AS_OF, cli, last_dbt_run_folder, refresh
 
 pytestmark = pytest.mark.slow
 
@@ -103,16 +103,7 @@ def test_nightly_refresh_on_a_new_as_of_date_reuses_the_parsed_dbt_project(
     warehouse_dir = tmp_path / "wh"
     shutil.copytree(published_warehouse.parent, warehouse_dir)
     for days in (1, 2):
-        cli(
-            "refresh",
-            "--raw-dir",
-            str(generated_raw),
-            "--warehouse-dir",
-            str(warehouse_dir),
-            "--as-of",
-            (AS_OF + timedelta(days=days)).isoformat(),
-            "--quiet",
-        )
+        refresh(generated_raw, warehouse_dir, AS_OF + timedelta(days=days))
     log = (last_dbt_run_folder() / "dbt.log").read_text()
     assert "Unable to do partial parsing" not in log
     assert "skipping partial parsing" in log
