@@ -136,6 +136,30 @@ def test_nightly_refresh_on_a_new_as_of_date_reuses_the_parsed_dbt_project(
     assert served_as_of == AS_OF + timedelta(days=1)  # November, closed by the first night
 
 
+def _used_and_free_blocks(path) -> tuple[int, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("select used_blocks, free_blocks from pragma_database_size()").fetchone()
+    finally:
+        con.close()
+
+
+def test_nightly_refreshes_reuse_the_space_of_the_tables_they_replace(
+    published_warehouse, generated_raw, tmp_path
+):
+    # Every night rebuilds the table models in a copy of the publish; the file must not grow by
+    # their size each time (DuckDB reuses free blocks but never shrinks a file).
+    warehouse_dir = tmp_path / "wh"
+    shutil.copytree(published_warehouse.parent, warehouse_dir)
+    published = warehouse_dir / "warehouse.duckdb"
+    used_before, _ = _used_and_free_blocks(published)
+    for days in (1, 2):
+        refresh(generated_raw, warehouse_dir, AS_OF + timedelta(days=days), "--force")
+    used, free = _used_and_free_blocks(published)
+    assert free <= 0.05 * (used + free), (used, free)
+    assert used <= 1.05 * used_before, (used_before, used)
+
+
 def test_failed_check_leaves_the_last_publish_untouched_and_rollback_restores(
     published_warehouse, private_raw, tmp_path
 ):
