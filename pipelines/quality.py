@@ -6,6 +6,7 @@ the refresh before dbt builds anything and before publishing. GX is called direc
 dagster-ge integration is unmaintained). Reconciliation checks compare totals across layers.
 """
 
+import gc
 import json
 import os
 from dataclasses import dataclass, field
@@ -102,6 +103,11 @@ def validate_loaded_rows(
         frame = record_batch.to_pandas()
         rows += len(frame)
         result = _validate_frame(extract, f"{loaded_at:%Y%m%d%H%M%S%f}_{number}", frame, suite)
+        del frame
+        # Each validation leaves GX objects in reference cycles that hold the batch; Python's
+        # cycle collector ran too rarely to free them, and at 1M customers the 29 batches of
+        # order lines took the refresh from 4.4 to 10.8 GiB. Collected per batch: ~2 GiB flat.
+        gc.collect()
         success = success and bool(result.success)
         for r in result.results:
             if r.success:

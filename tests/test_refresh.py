@@ -78,6 +78,21 @@ def test_published_marts_carry_their_dbt_descriptions_for_sql_clients(published_
     assert column_comments[0] > 10 and column_comments[1] == column_comments[0]
 
 
+def test_receivables_monthly_is_stored_in_month_order(published_warehouse):
+    # Month-end reads skip other months' row groups only if the mart is clustered by month.
+    con = duckdb.connect(str(published_warehouse), read_only=True)
+    try:
+        out_of_order, months = con.execute(
+            "select count(*) filter (where month_end < previous_month_end), "
+            "count(distinct month_end) from ("
+            "  select month_end, lag(month_end) over (order by rowid) as previous_month_end"
+            "  from marts.receivables_monthly)"
+        ).fetchone()
+    finally:
+        con.close()
+    assert months > 12 and out_of_order == 0
+
+
 def test_refresh_records_the_run_and_status_reports_it(published_warehouse):
     runs = [
         json.loads(line)
