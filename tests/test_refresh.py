@@ -167,12 +167,14 @@ def test_nightly_refreshes_reuse_the_space_of_the_tables_they_replace(
     warehouse_dir = tmp_path / "wh"
     shutil.copytree(published_warehouse.parent, warehouse_dir)
     published = warehouse_dir / "warehouse.duckdb"
-    used_before, _ = _used_and_free_blocks(published)
+    blocks_before = sum(_used_and_free_blocks(published))
     for days in (1, 2):
         refresh(generated_raw, warehouse_dir, AS_OF + timedelta(days=days), "--force")
     used, free = _used_and_free_blocks(published)
+    # Without the hook: 38 of 91 blocks free, from 51 before (the marts' content moves a little
+    # with the as-of date, so the used blocks may too).
     assert free <= 0.05 * (used + free), (used, free)
-    assert used <= 1.05 * used_before, (used_before, used)
+    assert used + free <= 1.2 * blocks_before, (blocks_before, used, free)
 
 
 def test_failed_check_leaves_the_last_publish_untouched_and_rollback_restores(
