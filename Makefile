@@ -17,12 +17,14 @@ install: $(INSTALLED)
 # The lock file pins every package; uv installs it in seconds and reproduces CI exactly.
 # Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (containers, CI) every
 # process would otherwise compile Dagster, dbt and GX from source (~3 s of each refresh's start).
+# dbt parses the project for the default settings at install, so the first refresh does not.
 $(INSTALLED): requirements.lock pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$$(sed -n 's/^uv==//p' requirements.lock)"
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -c 'from pipelines.transform import ensure_manifest; ensure_manifest()'
 	@touch $@
 
 demo-data: install

@@ -93,6 +93,9 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
         CW_AS_OF=settings.as_of.isoformat(),
         CW_REBUILD_MODELS="1" if settings.rebuild_models else "",
     )
+    from pipelines import gx_worker
+
+    gx_worker.start()  # imports Great Expectations on the other core while Dagster starts
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs

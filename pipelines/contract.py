@@ -258,3 +258,13 @@ def load_order() -> list[str]:
     for name in EXTRACTS:
         visit(name)
     return ordered
+
+
+def load_stages() -> list[list[str]]:
+    """Extracts in stages: each stage's foreign keys point only into earlier stages."""
+    depth: dict[str, int] = {}
+    for name in load_order():
+        depth[name] = 1 + max((depth[fk.extract] for fk in EXTRACTS[name].foreign_keys), default=-1)
+    return [
+        [name for name in depth if depth[name] == level] for level in range(max(depth.values()) + 1)
+    ]

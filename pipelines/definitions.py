@@ -13,13 +13,13 @@ from pipelines.jobs import (
     record_succeeded_refresh,
 )
 from pipelines.publish import receivables_export, warehouse
-from pipelines.quality import reconciliation_checks
+from pipelines.quality import quality_checks
 from pipelines.resources import WarehouseResource
 from pipelines.transform import dbt_models, dbt_resource
 
 defs = Definitions(
     assets=[work_database, *raw_assets, dbt_models, warehouse, receivables_export],
-    asset_checks=reconciliation_checks,
+    asset_checks=quality_checks,
     jobs=[nightly_refresh, receivables_export_job],
     schedules=[nightly_refresh_schedule],
     sensors=[

@@ -5,7 +5,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
@@ -14,11 +13,10 @@ from dagster import (
 
 from pipelines.contract import EXTRACTS, load_order
 from pipelines.loader import connect, load_extract
-from pipelines.quality import reconcile_file_counts, validate_loaded_rows
+from pipelines.quality import raw_asset_key, reconcile_file_counts, start_suite
 from pipelines.resources import WarehouseResource
 from pipelines.storage import acquire_refresh_lock, prepare_work_database
 
-GREAT_EXPECTATIONS_CHECK = "great_expectations"
 ROW_COUNT_CHECK = "rows_read_equal_loaded_plus_quarantined"
 
 
@@ -34,10 +32,6 @@ def work_database(
     path = prepare_work_database(settings)
     context.log.info(f"work database {path} (as of {settings.as_of})")
     return MaterializeResult(metadata={"path": str(path), "as_of": str(settings.as_of)})
-
-
-def raw_asset_key(extract: str) -> AssetKey:
-    return AssetKey(["raw", extract])
 
 
 def _raw_asset(extract_name: str) -> AssetsDefinition:
@@ -57,12 +51,6 @@ def _raw_asset(extract_name: str) -> AssetsDefinition:
             "raw.quarantine with file, line, column and rule."
         ),
         check_specs=[
-            AssetCheckSpec(
-                GREAT_EXPECTATIONS_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"expectations/raw_{extract_name}.json on the loaded rows",
-            ),
             AssetCheckSpec(
                 ROW_COUNT_CHECK,
                 asset=key,
@@ -86,15 +74,11 @@ def _raw_asset(extract_name: str) -> AssetsDefinition:
                 settings.encoding_for(extract_name),
             )
             processed = [o for o in outcomes if o.status != "unchanged"]
-            suite = (
-                validate_loaded_rows(
-                    con,
-                    extract_name,
-                    con.execute(f"select max(_loaded_at) from raw.{extract_name}").fetchone()[0],
-                    settings.expectations_dir,
-                )
-                if any(o.status == "loaded" for o in processed)
-                else None
+            start_suite(
+                con,
+                extract_name,
+                any(o.status == "loaded" for o in processed),
+                settings.expectations_dir,
             )
             total_rows = con.execute(f"select count(*) from raw.{extract_name}").fetchone()[0]
             row_counts = reconcile_file_counts(con, extract_name)
@@ -121,16 +105,6 @@ def _raw_asset(extract_name: str) -> AssetsDefinition:
                 "dagster/row_count": total_rows,
             },
             check_results=[
-                AssetCheckResult(
-                    check_name=GREAT_EXPECTATIONS_CHECK,
-                    passed=suite is None or suite.success,
-                    severity=AssetCheckSeverity.ERROR,
-                    description=suite.describe() if suite else "no new rows to check",
-                    metadata={
-                        "rows_checked": suite.rows_checked if suite else 0,
-                        "failures": MetadataValue.json(suite.failures if suite else []),
-                    },
-                ),
                 AssetCheckResult(
                     check_name=ROW_COUNT_CHECK,
                     passed=row_counts.passed,

@@ -6,26 +6,37 @@ the refresh before dbt builds anything and before publishing. GX is called direc
 dagster-ge integration is unmaintained). Reconciliation checks compare totals across layers.
 """
 
-import gc
 import json
-import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from dagster import AssetCheckResult, AssetKey, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+    multi_asset_check,
+)
 
+from pipelines import gx_worker
+from pipelines.contract import load_stages
 from pipelines.loader import connect
 from pipelines.resources import WarehouseResource
 from pipelines.settings import EXPECTATIONS_DIR
 
+GREAT_EXPECTATIONS_CHECK = "great_expectations"
+
 # Rows validated per Great Expectations batch: bounds memory on big first loads.
 VALIDATION_BATCH_ROWS = 1_000_000
-
-# No usage statistics leave the machine, and no progress bars clutter refresh logs.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 @dataclass
@@ -54,29 +65,80 @@ def load_suite_definition(extract: str, directory: Path = EXPECTATIONS_DIR) -> d
     return json.loads(suite_path(extract, directory).read_text(encoding="utf-8"))
 
 
-def _context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.execution_engine import pandas_execution_engine
+class PendingSuite:
+    """An extract's suite running on one refresh's loaded rows, batch by batch, in the worker."""
 
-    # GX fingerprints every in-memory batch (md5 over pandas' row hashes) when the frame's
-    # shallow size is under HASH_THRESHOLD: a batch marker nothing here reads, which cost about
-    # half of the validation time of a 30-million-row first load (docs/performance.md).
-    pandas_execution_engine.HASH_THRESHOLD = 0
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    def __init__(self, extract: str, suite: str):
+        self.extract, self.suite = extract, suite
+        self.rows, self.success, self.failures = 0, True, {}
+
+    def record(self, outcome: dict) -> None:
+        self.success = self.success and outcome["success"]
+        for failed in outcome["failures"]:
+            failure = self.failures.setdefault(
+                (failed["type"], repr(sorted(failed["kwargs"].items()))),
+                {
+                    "expectation": failed["type"],
+                    "kwargs": failed["kwargs"],
+                    "observed": failed["observed"],
+                    "failed_batches": 0,
+                },
+            )
+            failure["failed_batches"] += 1
+
+    def outcome(self) -> SuiteOutcome:
+        """Waits for this suite's batches still in the worker (and for those queued before them)."""
+        while any(pending is self for pending, _ in _in_flight):
+            _collect_oldest()
+        return SuiteOutcome(self.suite, self.rows, self.success, list(self.failures.values()))
 
 
-def _build_suite(definition: dict):
-    import great_expectations as gx
-    from great_expectations.expectations.registry import get_expectation_impl
+# Batches submitted and not yet collected, every extract's in submission order. One is validated
+# while the loader reads the next (of this extract, or of the next extract to load): memory stays
+# at two batches, and the worker's core is busy while the refresh's is.
+_in_flight: deque[tuple[PendingSuite, Future]] = deque()
 
-    expectations = [
-        get_expectation_impl(item["type"])(**item["kwargs"], meta=item.get("meta") or {})
-        for item in definition["expectations"]
-    ]
-    return gx.ExpectationSuite(name=definition["name"], expectations=expectations)
+
+def _collect_oldest() -> None:
+    pending, future = _in_flight.popleft()
+    try:
+        pending.record(gx_worker.result(future, pending.extract))
+    except gx_worker.ValidatorStopped:
+        _in_flight.clear()  # the other batches died with the worker
+        raise
+
+
+def submit_loaded_rows(
+    con: duckdb.DuckDBPyConnection,
+    extract: str,
+    loaded_at: datetime,
+    directory: Path = EXPECTATIONS_DIR,
+    rows_per_batch: int = VALIDATION_BATCH_ROWS,
+) -> PendingSuite:
+    """Start the extract's suite on the rows this refresh loaded into raw.<extract>.
+
+    The rows go to the GX worker process (pipelines/gx_worker.py) in batches, so a first load of
+    tens of millions of rows needs the memory of a few batches, not of the whole extract in
+    pandas. The last batch may still be validating when this returns: the caller goes on loading
+    and takes the result with ``outcome()``. Expectations on the whole table (key uniqueness
+    across batches, relationships) are dbt tests on staging.
+    """
+    definition = load_suite_definition(extract, directory)
+    pending = PendingSuite(extract, definition["name"])
+    cursor = con.cursor()
+    reader = cursor.sql(
+        f"select * from raw.{extract} where _loaded_at = ?", params=[loaded_at]
+    ).to_arrow_reader(rows_per_batch)
+    for number, record_batch in enumerate(reader):
+        pending.rows += record_batch.num_rows
+        batch_name = f"{loaded_at:%Y%m%d%H%M%S%f}_{number}"
+        _in_flight.append(
+            (pending, gx_worker.submit(extract, batch_name, record_batch, definition))
+        )
+        while len(_in_flight) > 1:
+            _collect_oldest()
+    cursor.close()
+    return pending
 
 
 def validate_loaded_rows(
@@ -86,67 +148,94 @@ def validate_loaded_rows(
     directory: Path = EXPECTATIONS_DIR,
     rows_per_batch: int = VALIDATION_BATCH_ROWS,
 ) -> SuiteOutcome:
-    """Run the extract's suite on the rows this refresh loaded into raw.<extract>.
-
-    The rows are validated in batches, so a first load of tens of millions of rows needs the
-    memory of one batch, not of the whole extract in pandas. Expectations on the whole table
-    (key uniqueness across batches, relationships) are dbt tests on staging.
-    """
-    definition = load_suite_definition(extract, directory)
-    suite = _build_suite(definition)
-    cursor = con.cursor()
-    reader = cursor.sql(
-        f"select * from raw.{extract} where _loaded_at = ?", params=[loaded_at]
-    ).to_arrow_reader(rows_per_batch)
-    rows, success, failures = 0, True, {}
-    for number, record_batch in enumerate(reader):
-        frame = record_batch.to_pandas()
-        rows += len(frame)
-        result = _validate_frame(extract, f"{loaded_at:%Y%m%d%H%M%S%f}_{number}", frame, suite)
-        # Each validation leaves GX objects in reference cycles that hold the batch; Python's
-        # cycle collector ran too rarely to free them, and at 1M customers the 29 batches of
-        # order lines took the refresh from 4.4 to 10.8 GiB. Collected per large batch, the whole
-        # 1M load peaked at 2.34 GiB. Small batches are left to Python: a collection costs
-        # ~0.3 s in this process.
-        if len(frame) >= rows_per_batch // 10:
-            del frame
-            gc.collect()
-        success = success and bool(result.success)
-        for r in result.results:
-            if r.success:
-                continue
-            kwargs = {k: v for k, v in r.expectation_config.kwargs.items() if k != "batch_id"}
-            failure = failures.setdefault(
-                (r.expectation_config.type, repr(sorted(kwargs.items()))),
-                {
-                    "expectation": r.expectation_config.type,
-                    "kwargs": kwargs,
-                    "observed": _observed(r.result),
-                    "failed_batches": 0,
-                },
-            )
-            failure["failed_batches"] += 1
-    cursor.close()
-    return SuiteOutcome(definition["name"], rows, success, list(failures.values()))
+    """submit_loaded_rows() and wait for its outcome."""
+    return submit_loaded_rows(con, extract, loaded_at, directory, rows_per_batch).outcome()
 
 
-def _validate_frame(extract: str, name: str, frame, suite):
-    # A fresh ephemeral context per batch: one long-lived context keeps about 150 MB per
-    # validated million rows alive, which a first load of tens of millions of rows cannot afford.
-    context = _context()
-    source = context.data_sources.add_pandas(f"raw_{extract}")
-    asset = source.add_dataframe_asset(name=f"{extract}_{name}")
-    batch = asset.add_batch_definition_whole_dataframe("loaded_rows").get_batch(
-        batch_parameters={"dataframe": frame}
+# Suites started by this process's load steps, by extract (None: the step loaded no new rows),
+# taken by the great_expectations check step of the same run.
+_started_suites: dict[str, PendingSuite | None] = {}
+
+
+def start_suite(
+    con: duckdb.DuckDBPyConnection, extract: str, loaded_new_rows: bool, directory: Path
+) -> None:
+    """Called by the extract's load step: its suite runs while the next extracts load."""
+    _started_suites[extract] = (
+        submit_loaded_rows(
+            con,
+            extract,
+            con.execute(f"select max(_loaded_at) from raw.{extract}").fetchone()[0],
+            directory,
+        )
+        if loaded_new_rows
+        else None
     )
-    return batch.validate(suite)
 
 
-def _observed(result: dict) -> str:
-    if "unexpected_count" in result:
-        sample = result.get("partial_unexpected_list") or []
-        return f"{result['unexpected_count']} unexpected value(s), e.g. {sample[:5]}"
-    return str(result.get("observed_value", result))[:300]
+def raw_asset_key(extract: str) -> AssetKey:
+    return AssetKey(["raw", extract])
+
+
+def _great_expectations_suites(stage: int, extracts: list[str]) -> AssetChecksDefinition:
+    @multi_asset_check(
+        name=f"great_expectations_suites_stage_{stage}",
+        specs=[
+            AssetCheckSpec(
+                GREAT_EXPECTATIONS_CHECK,
+                asset=raw_asset_key(extract),
+                blocking=True,
+                description=f"expectations/raw_{extract}.json on the rows this refresh loaded",
+            )
+            for extract in extracts
+        ],
+        can_subset=True,
+    )
+    def check_suites(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[AssetCheckResult]:
+        yield from _suite_results(context, warehouse)
+
+    return check_suites
+
+
+def _suite_results(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[AssetCheckResult]:
+    settings = warehouse.settings()
+    for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
+        extract = check_key.asset_key.path[-1]
+        if extract in _started_suites:
+            pending = _started_suites.pop(extract)
+            suite = pending.outcome() if pending else None
+        else:
+            con = _work_connection(warehouse)
+            try:
+                loaded_at = con.execute(f"select max(_loaded_at) from raw.{extract}").fetchone()[0]
+                suite = validate_loaded_rows(con, extract, loaded_at, settings.expectations_dir)
+            finally:
+                con.close()
+        yield AssetCheckResult(
+            asset_key=check_key.asset_key,
+            check_name=GREAT_EXPECTATIONS_CHECK,
+            passed=suite is None or suite.success,
+            severity=AssetCheckSeverity.ERROR,
+            description=suite.describe() if suite else "no new rows to check",
+            metadata={
+                "rows_checked": suite.rows_checked if suite else 0,
+                "failures": MetadataValue.json(suite.failures if suite else []),
+            },
+        )
+
+
+# One check step per load stage, run when the stage's extracts are loaded: an extract's
+# suite validates in the GX worker while the next extracts load, and a failure still stops the
+# stages (and the dbt build) that depend on it. One step for every extract would have to wait for
+# extracts that depend on earlier ones, and Dagster would split the job around it.
+great_expectations_suites = [
+    _great_expectations_suites(stage, extracts)
+    for stage, extracts in enumerate(load_stages(), start=1)
+]
 
 
 # ---- reconciliation -----------------------------------------------------------------------
@@ -216,4 +305,4 @@ def invoice_amounts_match_raw(warehouse: WarehouseResource) -> AssetCheckResult:
     return AssetCheckResult(passed=outcome.passed, description=outcome.detail)
 
 
-reconciliation_checks = [invoice_amounts_match_raw]
+quality_checks = [*great_expectations_suites, invoice_amounts_match_raw]
