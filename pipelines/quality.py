@@ -141,17 +141,6 @@ def submit_loaded_rows(
     return pending
 
 
-def validate_loaded_rows(
-    con: duckdb.DuckDBPyConnection,
-    extract: str,
-    loaded_at: datetime,
-    directory: Path = EXPECTATIONS_DIR,
-    rows_per_batch: int = VALIDATION_BATCH_ROWS,
-) -> SuiteOutcome:
-    """submit_loaded_rows() and wait for its outcome."""
-    return submit_loaded_rows(con, extract, loaded_at, directory, rows_per_batch).outcome()
-
-
 # Suites started by this process's load steps, by extract (None: the step loaded no new rows),
 # taken by the great_expectations check step of the same run.
 _started_suites: dict[str, PendingSuite | None] = {}
@@ -194,6 +183,10 @@ def _great_expectations_suites(stage: int, extracts: list[str]) -> AssetChecksDe
     def check_suites(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[AssetCheckResult]:
+        """The Great Expectations suite of each extract of this load stage, on the rows this
+        refresh loaded; a failure stops the later stages and the dbt build. The load steps
+        started the suites in the GX worker, so this step collects their results; run on its
+        own, it validates the newest load in the work database."""
         yield from _suite_results(context, warehouse)
 
     return check_suites
@@ -212,7 +205,9 @@ def _suite_results(
             con = _work_connection(warehouse)
             try:
                 loaded_at = con.execute(f"select max(_loaded_at) from raw.{extract}").fetchone()[0]
-                suite = validate_loaded_rows(con, extract, loaded_at, settings.expectations_dir)
+                suite = submit_loaded_rows(
+                    con, extract, loaded_at, settings.expectations_dir
+                ).outcome()
             finally:
                 con.close()
         yield AssetCheckResult(

@@ -19,7 +19,6 @@ from pipelines.quality import (
     great_expectations_suites,
     raw_asset_key,
     submit_loaded_rows,
-    validate_loaded_rows,
 )
 from pipelines.resources import WarehouseResource
 
@@ -43,7 +42,7 @@ def raw_products(tmp_path):
 
 def test_failures_found_in_any_batch_come_back_from_the_worker(raw_products):
     raw_products.execute("update raw.products set unit_cost = -1 where product_id = 'P2400'")
-    outcome = validate_loaded_rows(raw_products, "products", LOADED_AT, rows_per_batch=1000)
+    outcome = submit_loaded_rows(raw_products, "products", LOADED_AT, rows_per_batch=1000).outcome()
     assert outcome.rows_checked == 2500 and not outcome.success
     [failure] = [f for f in outcome.failures if f["kwargs"].get("column") == "unit_cost"]
     assert failure["failed_batches"] == 1 and "1 unexpected value" in failure["observed"]
@@ -95,8 +94,8 @@ def test_a_worker_that_dies_is_reported_by_extract_and_replaced(raw_products):
     for pid in list(gx_worker.start()._processes):
         os.kill(pid, signal.SIGKILL)
     with pytest.raises(gx_worker.ValidatorStopped, match="while validating products"):
-        validate_loaded_rows(raw_products, "products", LOADED_AT)
-    assert validate_loaded_rows(raw_products, "products", LOADED_AT).success
+        submit_loaded_rows(raw_products, "products", LOADED_AT).outcome()
+    assert submit_loaded_rows(raw_products, "products", LOADED_AT).outcome().success
 
 
 def test_the_worker_exits_when_the_refresh_process_is_killed(tmp_path):
