@@ -8,13 +8,14 @@ dagster-ge integration is unmaintained). Reconciliation checks compare totals ac
 
 import json
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -108,6 +109,28 @@ def _collect_oldest() -> None:
         raise
 
 
+def regrouped(
+    batches: Iterable[pyarrow.RecordBatch], rows_per_batch: int
+) -> Iterator[pyarrow.Table]:
+    """Record batches gathered into tables of at least rows_per_batch rows (the last: the rest).
+
+    DuckDB's reader hands out at most 122,880 rows per record batch whatever size is asked for,
+    and each GX batch costs ~0.3 s beyond its rows (a fresh context, a garbage collection):
+    1,015,993 order lines took a median 3.13 s through the worker in 123k-row batches, 2.09 s
+    regrouped (three runs each).
+    """
+    chunks: list[pyarrow.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        chunks.append(batch)
+        rows += batch.num_rows
+        if rows >= rows_per_batch:
+            yield pyarrow.Table.from_batches(chunks)
+            chunks, rows = [], 0
+    if chunks:
+        yield pyarrow.Table.from_batches(chunks)
+
+
 def submit_loaded_rows(
     con: duckdb.DuckDBPyConnection,
     extract: str,
@@ -129,12 +152,10 @@ def submit_loaded_rows(
     reader = cursor.sql(
         f"select * from raw.{extract} where _loaded_at = ?", params=[loaded_at]
     ).to_arrow_reader(rows_per_batch)
-    for number, record_batch in enumerate(reader):
-        pending.rows += record_batch.num_rows
+    for number, batch in enumerate(regrouped(reader, rows_per_batch)):
+        pending.rows += batch.num_rows
         batch_name = f"{loaded_at:%Y%m%d%H%M%S%f}_{number}"
-        _in_flight.append(
-            (pending, gx_worker.submit(extract, batch_name, record_batch, definition))
-        )
+        _in_flight.append((pending, gx_worker.submit(extract, batch_name, batch, definition)))
         while len(_in_flight) > 1:
             _collect_oldest()
     cursor.close()

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import duckdb
 import psutil
+import pyarrow
 import pytest
 from dagster import AssetCheckKey, AssetSelection, materialize
 
@@ -18,6 +19,7 @@ from pipelines.quality import (
     GREAT_EXPECTATIONS_CHECK,
     great_expectations_suites,
     raw_asset_key,
+    regrouped,
     submit_loaded_rows,
 )
 from pipelines.resources import WarehouseResource
@@ -32,7 +34,8 @@ def raw_products(tmp_path):
     con.execute("create schema raw")
     con.execute(
         "create table raw.products as select 'P' || i as product_id, 'Product ' || i as "
-        "product_name, 'tools' as category, i * 1.5 as unit_cost, i * 2.0 as list_price, "
+        "product_name, 'tools' as category, (i * 1.5)::decimal(18, 4) as unit_cost, "
+        "(i * 2.0)::decimal(18, 4) as list_price, "
         "?::timestamp as _loaded_at from range(1, 2501) t(i)",
         [LOADED_AT],
     )
@@ -46,6 +49,23 @@ def test_failures_found_in_any_batch_come_back_from_the_worker(raw_products):
     assert outcome.rows_checked == 2500 and not outcome.success
     [failure] = [f for f in outcome.failures if f["kwargs"].get("column") == "unit_cost"]
     assert failure["failed_batches"] == 1 and "1 unexpected value" in failure["observed"]
+
+
+def test_a_decimal_a_ten_thousandth_below_a_bound_still_fails_it(raw_products):
+    raw_products.execute("update raw.products set unit_cost = -0.0001 where product_id = 'P9'")
+    raw_products.execute("update raw.products set list_price = 0 where product_id = 'P10'")
+    outcome = submit_loaded_rows(raw_products, "products", LOADED_AT).outcome()
+    [failure] = outcome.failures
+    assert failure["kwargs"]["column"] == "unit_cost"
+    assert "1 unexpected value(s), e.g. [-0.0001]" in failure["observed"]
+
+
+def test_small_record_batches_are_regrouped_to_the_validation_batch_size():
+    batches = [pyarrow.record_batch({"n": list(range(300))}) for _ in range(10)]
+    tables = list(regrouped(batches, 1000))
+    assert [t.num_rows for t in tables] == [1200, 1200, 600]
+    assert pyarrow.concat_tables(tables).column("n").to_pylist() == list(range(300)) * 10
+    assert list(regrouped([], 1000)) == []
 
 
 def test_suites_in_flight_together_each_get_their_own_batches(raw_products):
