@@ -245,8 +245,7 @@ def _disk_space_hint(settings: Settings) -> str:
 
 # ---- status / rollback -------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    from pipelines.loader import connect
-    from pipelines.storage import history, read_run_records
+    from pipelines.storage import history, open_published, read_run_records
 
     settings = _settings(args)
     records = read_run_records(settings)
@@ -272,7 +271,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"as of {good['as_of'] if good else 'unknown'})"
         )
         print(f"  {len(history(settings))} earlier publish(es) kept for rollback")
-        con = connect(settings.published_path, read_only=True)
+        con = open_published(settings.published_path)
         try:
             rejected = con.execute(
                 "select extract, file_name, message from raw.file_manifest "

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.loader import connect
 from pipelines.settings import Settings
+from pipelines.storage import open_published
 
 FORMATS = ("xlsx", "csv", "parquet")
 # Columns that are counts, days or ratios: everything else numeric in these marts is money.
@@ -35,7 +35,7 @@ def read_month(settings: Settings, month: str) -> tuple[pd.DataFrame, pd.DataFra
     if not settings.published_path.exists():
         raise ExportError(f"nothing published yet in {settings.warehouse_dir}: run a refresh")
     end = month_end(month)
-    con = connect(settings.published_path, read_only=True)
+    con = open_published(settings.published_path)
     try:
         customers = con.execute(
             """

@@ -5,7 +5,8 @@ database, loads and builds there, and only after every blocking check passed ren
 over ``warehouse.duckdb`` (an atomic rename on the same filesystem). Readers that opened the old
 file keep reading it; new readers get the new one; nobody ever sees a half-built warehouse, and
 because readers open it read-only and the writer never touches it, nobody hits DuckDB's
-"Could not set lock on file". The previous publishes are kept (hard links) for rollback.
+"Could not set lock on file". Readers connect through ``open_published``, which opens again a
+connection that straddled a publish. The previous publishes are kept (hard links) for rollback.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import os
 import shutil
 import signal
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import duckdb
 
@@ -225,6 +228,51 @@ def publish(settings: Settings) -> Path:
     return published
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+Opened = TypeVar("Opened", bound=_Closable)
+# A publish lands at most once per refresh; more replacements while one reader connects mean
+# something renames files in a loop.
+OPEN_PUBLISHED_ATTEMPTS = 5
+
+
+def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    return connect(path, read_only=True)
+
+
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_dev, status.st_ino, status.st_ctime_ns
+
+
+def open_published(path: Path, open_file: Callable[[Path], Opened] = _read_only) -> Opened:
+    """Open the published warehouse (by default: a read-only connection) as one whole publish.
+
+    DuckDB opens a database file by name three times while connecting: for its magic bytes, for
+    its headers, then for good. A publish renamed into place between the second and the third
+    makes the reader take one file's headers with the other's blocks, which fails with `IO
+    Error: No more data remaining in MetadataReader` or a serialization error. So the file's
+    identity is compared before and after connecting, and a connection that straddles a publish
+    is discarded and opened again."""
+    for _ in range(OPEN_PUBLISHED_ATTEMPTS):
+        before = _file_identity(path)
+        try:
+            opened = open_file(path)
+        except duckdb.Error:
+            if _file_identity(path) != before:
+                continue
+            raise
+        if _file_identity(path) == before:
+            return opened
+        opened.close()
+    raise RefreshError(
+        f"{path} was replaced {OPEN_PUBLISHED_ATTEMPTS} times while it was being opened; "
+        "something renames files into the warehouse folder in a loop"
+    )
+
+
 def history(settings: Settings) -> list[Path]:
     """Earlier publishes, newest first."""
     if not settings.history_dir.is_dir():
@@ -260,7 +308,7 @@ def pending_files(settings: Settings) -> list[str]:
     """Extract files that are new or changed since the last publish (by name, size, time)."""
     known: set[tuple] = set()
     if settings.published_path.exists():
-        con = connect(settings.published_path, read_only=True)
+        con = open_published(settings.published_path)
         try:
             known = set(
                 con.execute(

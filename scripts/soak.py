@@ -41,13 +41,14 @@ COUNTS_SQL = (
 )
 READER = r"""
 import json, os, sys, time
-import duckdb
+from pathlib import Path
+from pipelines.storage import open_published
 path, out, stop, sql = sys.argv[1:5]
 served = errors = 0
 seen, samples = {}, []
 while not os.path.exists(stop):
     try:
-        con = duckdb.connect(path, read_only=True)
+        con = open_published(Path(path))
         try:
             row = json.dumps(con.execute(sql).fetchone())
         finally:

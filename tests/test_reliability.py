@@ -35,15 +35,17 @@ COUNTS_SQL = (
     " (select count(*) from staging.stg_erp__sales_order_lines),"
     " (select count(*) from intermediate.int_sales__order_lines)"
 )
+# Readers connect as the dashboard, exports and `status` do (pipelines.storage.open_published).
 READER = r"""
 import json, os, sys, time
-import duckdb
+from pathlib import Path
+from pipelines.storage import open_published
 path, out, stop, sql = sys.argv[1:5]
 with open(out, "w") as log:
     while True:
         stopping = os.path.exists(stop)
         try:
-            con = duckdb.connect(path, read_only=True)
+            con = open_published(Path(path))
             try:
                 log.write(json.dumps({"ok": list(con.execute(sql).fetchone())}) + "\n")
             finally:

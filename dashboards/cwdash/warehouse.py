@@ -4,8 +4,9 @@ A refresh never writes ``warehouse.duckdb``: it builds a private copy and rename
 published file (pipelines/storage.py). The dashboard therefore identifies a publish by the file's
 inode and modification time. When they change, a new publish has landed and a new connection is
 opened; queries still running on the old one keep reading the old file, whose inode lives until
-its last handle closes. So the dashboard works while a refresh runs and never sees a half-built
-warehouse.
+its last handle closes. A connection opened at the instant of a publish is opened again
+(``pipelines.storage.open_published``: DuckDB opens a file by name more than once while
+connecting). So the dashboard works while a refresh runs and never sees a half-built warehouse.
 
 The connection is an in-memory DuckDB database with the published file attached read-only as
 ``wh``. Only the in-memory side is ever written: it holds the small helper views and
@@ -27,6 +28,7 @@ import pyarrow as pa
 import streamlit as st
 
 from pipelines.settings import Settings, load_settings
+from pipelines.storage import open_published
 
 # Query results are shared by all sessions for this long; a new publish changes the cache key,
 # so the TTL only bounds how long results of an unchanged publish stay in memory.
@@ -67,20 +69,30 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _attached(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the published file at ``path`` attached read-only as wh."""
+    spill = Path(tempfile.gettempdir()) / "customer-warehouse-dashboard"
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": os.environ.get("CW_DASHBOARD_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
+            "temp_directory": str(spill),
+        },
+    )
+    try:
+        con.execute(f"attach {_sql_string(str(path))} as wh (read_only)")
+    except duckdb.Error:
+        con.close()
+        raise
+    return con
+
+
 class Warehouse:
     """One read-only connection to one publish, shared by every session (thread-safe)."""
 
     def __init__(self, publish: Publish) -> None:
         self.publish = publish
-        spill = Path(tempfile.gettempdir()) / "customer-warehouse-dashboard"
-        self._con = duckdb.connect(
-            ":memory:",
-            config={
-                "memory_limit": os.environ.get("CW_DASHBOARD_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
-                "temp_directory": str(spill),
-            },
-        )
-        self._con.execute(f"attach {_sql_string(publish.path)} as wh (read_only)")
+        self._con = open_published(Path(publish.path), _attached)
         rows = self._con.execute(
             "select table_schema || '.' || table_name, column_name"
             " from information_schema.columns where table_catalog = 'wh'"
