@@ -49,20 +49,13 @@ def published(tmp_path) -> Path:
     return write_publish(tmp_path / "warehouse.duckdb", 1)
 
 
-def test_a_connection_that_straddles_a_publish_is_opened_again_on_the_new_one(published):
-    opener = PublishingWhileConnecting(published.parent, publishes=1)
-    con = open_published(published, opener)
-    try:
-        assert version_of(con) == 2
-    finally:
-        con.close()
-    assert opener.calls == 2
-
-
-def test_a_connect_error_caused_by_a_publish_is_retried(published):
-    opener = PublishingWhileConnecting(
-        published.parent, publishes=1, fail_with="No more data remaining in MetadataReader"
-    )
+@pytest.mark.parametrize(
+    "connect_error", [None, "No more data remaining in MetadataReader"], ids=["opened", "failed"]
+)
+def test_a_connection_that_straddles_a_publish_is_opened_again_on_the_new_one(
+    published, connect_error
+):
+    opener = PublishingWhileConnecting(published.parent, publishes=1, fail_with=connect_error)
     con = open_published(published, opener)
     try:
         assert version_of(con) == 2
