@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
 
 import duckdb
 
@@ -228,11 +227,6 @@ def publish(settings: Settings) -> Path:
     return published
 
 
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
-Opened = TypeVar("Opened", bound=_Closable)
 # A publish lands at most once per refresh; more replacements while one reader connects mean
 # something renames files in a loop.
 OPEN_PUBLISHED_ATTEMPTS = 5
@@ -247,8 +241,12 @@ def _file_identity(path: Path) -> tuple[int, int, int]:
     return status.st_dev, status.st_ino, status.st_ctime_ns
 
 
-def open_published(path: Path, open_file: Callable[[Path], Opened] = _read_only) -> Opened:
-    """Open the published warehouse (by default: a read-only connection) as one whole publish.
+def open_published(
+    path: Path,
+    open_file: Callable[[Path], duckdb.DuckDBPyConnection] = _read_only,
+) -> duckdb.DuckDBPyConnection:
+    """Connect to the published warehouse (by default read-only; the dashboard attaches it to an
+    in-memory database) as one whole publish.
 
     DuckDB opens a database file by name three times while connecting: for its magic bytes, for
     its headers, then for good. A publish renamed into place between the second and the third
