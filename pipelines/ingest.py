@@ -11,6 +11,7 @@ from dagster import (
     asset,
 )
 
+from pipelines import dbt_process
 from pipelines.contract import EXTRACTS, load_order
 from pipelines.loader import connect, load_extract
 from pipelines.quality import raw_asset_key, reconcile_file_counts, start_suite
@@ -29,6 +30,10 @@ def work_database(
     build at once; readers keep using the published file throughout."""
     settings = warehouse.settings()
     acquire_refresh_lock(settings)
+    # dbt imports and parses on the other core while the extracts load
+    not_started = dbt_process.start(settings)
+    if not_started:
+        context.log.warning(f"{not_started}; dbt starts with the build instead")
     path = prepare_work_database(settings)
     context.log.info(f"work database {path} (as of {settings.as_of})")
     return MaterializeResult(metadata={"path": str(path), "as_of": str(settings.as_of)})

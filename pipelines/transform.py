@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -21,13 +20,13 @@ from dagster_dbt import (
 from dbt import version as dbt_version
 from packaging import version
 
-from pipelines import engines, gx_worker
+from pipelines import dbt_process, engines, gx_worker
+from pipelines.dbt_process import DBT_EXECUTABLE, dbt_environment, keep_partial_parse
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, Settings, load_settings
+from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, load_settings
 from pipelines.storage import project_changed_since_last_publish
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # dagster-dbt gives every build a target folder of its own (compiled SQL and artifacts: about
 # 9 MB for the demo). The newest are kept for troubleshooting, the rest pruned.
 RUN_FOLDERS_KEPT = 20
@@ -51,9 +50,8 @@ def ensure_manifest() -> Path:
     """
     if MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_input_mtime():
         return MANIFEST_PATH
-    dbt = Path(sys.executable).with_name("dbt")
     completed = subprocess.run(
-        [str(dbt), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)]
+        [str(DBT_EXECUTABLE), "parse", "--quiet", "--profiles-dir", str(DBT_PROJECT_DIR)]
         + ["--target", engines.DEFAULT_ENGINE],
         cwd=DBT_PROJECT_DIR,
         capture_output=True,
@@ -63,40 +61,6 @@ def ensure_manifest() -> Path:
     if completed.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{completed.stdout}\n{completed.stderr}")
     return MANIFEST_PATH
-
-
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What profiles.yml reads (the work database of this refresh and its resource limits) and
-    what the models read while executing (the as-of date and the months to reopen)."""
-    return dict(
-        os.environ,
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        DO_NOT_TRACK="1",
-        CW_WORK_DATABASE=str(settings.work_path),
-        CW_MEMORY_LIMIT=settings.memory_limit,
-        CW_THREADS=str(settings.threads),
-        CW_DBT_THREADS=str(settings.dbt_threads),
-        CW_AS_OF=settings.as_of.isoformat(),
-        CW_REOPEN_MONTHS=",".join(settings.reopen_months),
-        # dbt's own log file repeats the events dagster-dbt already prints and logs (each
-        # node's start, result and errors) and cost ~0.8 s of a demo build even at info level.
-        # DBT_LOG_LEVEL_FILE=info (or debug, with every SQL statement) writes it again.
-        DBT_LOG_LEVEL_FILE=os.environ.get("DBT_LOG_LEVEL_FILE", "none"),
-    )
-
-
-def keep_partial_parse(invocation_target: Path) -> None:
-    """Make a build's parse state the one the next build starts from.
-
-    dagster-dbt runs every build in a target folder of its own, seeded from target/; without
-    this, a refresh whose settings differ from the last `dbt parse` parses again every night.
-    """
-    state = invocation_target / PARTIAL_PARSE_FILE
-    if not state.exists():
-        return
-    staged = MANIFEST_PATH.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
-    shutil.copyfile(state, staged)
-    staged.replace(MANIFEST_PATH.with_name(PARTIAL_PARSE_FILE))
 
 
 def prune_run_folders(target: Path = MANIFEST_PATH.parent) -> None:
@@ -155,9 +119,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     ):
         build.append("--full-refresh")
     if engine == engines.DEFAULT_ENGINE:
-        invocation = dbt.cli([*build, "--target", engine], context=context)
-        yield from invocation.stream()
-        keep_partial_parse(invocation.target_path)
+        ready = dbt_process.take(settings)  # started with the refresh, parsed by now
+        if ready is None:
+            invocation = dbt.cli([*build, "--target", engine], context=context)
+            yield from invocation.stream()
+            keep_partial_parse(invocation.target_path)
+            return
+        # The dbt process keeps its parse state itself: the copy dagster-dbt seeded this build's
+        # folder with may predate it.
+        launched = dbt.model_copy(update={"dbt_executable": str(ready.launcher)})
+        try:
+            yield from launched.cli([*build, "--target", engine], context=context).stream()
+        finally:
+            ready.wait()
         return
     # Another engine builds the models: copy the raw tables there first, and what readers use
     # back into the work database afterwards (pipelines/engines.py, docs/engines.md).
@@ -205,5 +179,5 @@ class WarehouseDbtCliResource(DbtCliResource):
 dbt_resource = WarehouseDbtCliResource(
     project_dir=str(DBT_PROJECT_DIR),
     profiles_dir=str(DBT_PROJECT_DIR),
-    dbt_executable=str(Path(sys.executable).with_name("dbt")),
+    dbt_executable=str(DBT_EXECUTABLE),
 )

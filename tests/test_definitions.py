@@ -3,9 +3,9 @@
 from dagster import AssetKey
 
 from pipelines.contract import EXTRACTS
+from pipelines.dbt_process import dbt_environment
 from pipelines.definitions import defs
 from pipelines.settings import load_settings
-from pipelines.transform import dbt_environment
 
 
 def test_definitions_load_with_the_nightly_job_schedule_and_sensor():
