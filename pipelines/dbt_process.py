@@ -2,17 +2,18 @@
 
 A dbt process spends about 3 s before its first model: Python imports dbt and the adapter
 (~1.7 s), then dbt loads its parse of the project (~1.2 s; ~3.5 s when it must parse again).
-`start()` launches that process as the refresh starts, on the second core, while Dagster starts
-and the extracts load. It parses the project with the refresh's settings and then waits. The
-dbt step runs `dbt build` through dagster-dbt as before; its "dbt executable" is a launcher
-(`pipelines/dbt_process_client.py`) that hands its arguments, environment and standard streams
-to the waiting process over a Unix socket. That process builds with the manifest it already
-holds and exits. dagster-dbt reads the same output and exit code as from any dbt process.
+`start()` launches that process in the refresh's first step, so that this runs while the
+extracts load (the loader leaves part of the machine's two cores idle). It parses the project
+with the refresh's settings and then waits. The dbt step runs `dbt build` through dagster-dbt as
+before; its "dbt executable" is a launcher (`pipelines/dbt_process_client.py`) that hands its
+arguments, environment and standard streams to the waiting process over a Unix socket. That
+process builds with the manifest it already holds and exits. dagster-dbt reads the same output
+and exit code as from any dbt process.
 
 The waiting process ends with the refresh that started it (its stdin is a pipe from the refresh,
-read to end of file), so a refresh that fails before the build leaves nothing running. When the
-build's settings differ from the parse's, dbt parses again in the build; when no process waits,
-the launcher runs dbt itself.
+read to end of file) and removes its folder, so a refresh that fails before the build leaves
+nothing running or behind. When the build's settings differ from the parse's, dbt parses again
+in the build; when no process waits, the launcher runs dbt itself.
 """
 
 from __future__ import annotations
@@ -107,19 +108,24 @@ class ReadyProcess:
 
     def wait(self) -> None:
         """Until the process has exited, and with it closed the work database (DuckDB writes
-        its last checkpoint then: minutes for a large warehouse)."""
+        its last checkpoint then: minutes for a large warehouse). A process that never got
+        its command (the build failed to launch) ends on the end of file."""
+        self._end_of_file()
         self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def stop(self) -> None:
-        """End a process that has not built (end of file on its stdin)."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+        """End a process that has not built."""
+        self._end_of_file()
         try:
             self.process.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.process.kill()  # no database is open before the build
         self.wait()
+
+    def _end_of_file(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
 
 
 _ready: ReadyProcess | None = None
@@ -199,28 +205,30 @@ def take(settings: Settings) -> ReadyProcess | None:
 _building = threading.Event()
 
 
-def _exit_with_refresh_unless_building(refresh_pipe: int) -> None:
+def _exit_with_refresh_unless_building(refresh_pipe: int, folder: Path) -> None:
     """End of file on the pipe from the refresh: it ended (or was killed) before its build. A
     build under way is finished, as a dbt subprocess would be."""
     while os.read(refresh_pipe, 4096):
         pass
     if not _building.is_set():
+        shutil.rmtree(folder, ignore_errors=True)  # a killed refresh cannot remove it
         os._exit(0)
 
 
 def serve(listener: socket.socket, arguments: list[str]) -> int:
     """Parse, then run the one dbt command a launcher sends; its exit code is the launcher's."""
+    target = Path(os.environ["DBT_TARGET_PATH"])
     # stdin is the pipe from the refresh until the launcher's streams replace it; read as a
     # raw descriptor of its own, it neither holds a lock at exit nor reads the launcher's stdin
     refresh_pipe = os.dup(0)
     threading.Thread(
-        target=_exit_with_refresh_unless_building, args=(refresh_pipe,), daemon=True
+        target=_exit_with_refresh_unless_building, args=(refresh_pipe, target), daemon=True
     ).start()
     from dbt.cli.main import dbtRunner
 
-    target = Path(os.environ["DBT_TARGET_PATH"])
     if PROJECT_PARTIAL_PARSE.exists():
         shutil.copyfile(PROJECT_PARTIAL_PARSE, target / PARTIAL_PARSE_FILE)
+    sys.argv = ["dbt", *arguments]  # what dbt logs as its invocation command
     parsed = dbtRunner().invoke(arguments)
     manifest = parsed.result if parsed.success else None
     if manifest is not None:
@@ -228,13 +236,17 @@ def serve(listener: socket.socket, arguments: list[str]) -> int:
     parsed_for = parse_inputs(arguments, dict(os.environ))
     connection, _ = listener.accept()
     _building.set()
+    listener.close()  # one command per process: a second launcher runs dbt itself
     # The process id tells the launcher whom to pass an interrupt to, and that it was accepted.
     connection.sendall(f"{os.getpid()}\n".encode())
     header, streams, _, _ = socket.recv_fds(connection, REQUEST_HEADER_BYTES, 3)
     length = int.from_bytes(header, "big")
     payload = b""
     while len(payload) < length:
-        payload += connection.recv(length - len(payload))
+        chunk = connection.recv(length - len(payload))
+        if not chunk:
+            return EXIT_ERROR  # the launcher ended while sending its command
+        payload += chunk
     request = json.loads(payload)
     os.chdir(request["cwd"])
     os.environ.clear()

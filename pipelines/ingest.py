@@ -9,6 +9,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     asset,
+    in_process_executor,
 )
 
 from pipelines import dbt_process
@@ -17,6 +18,7 @@ from pipelines.loader import connect, load_extract
 from pipelines.quality import raw_asset_key, reconcile_file_counts, start_suite
 from pipelines.resources import WarehouseResource
 from pipelines.storage import acquire_refresh_lock, prepare_work_database
+from pipelines.transform import dbt_models
 
 ROW_COUNT_CHECK = "rows_read_equal_loaded_plus_quarantined"
 
@@ -30,13 +32,22 @@ def work_database(
     build at once; readers keep using the published file throughout."""
     settings = warehouse.settings()
     acquire_refresh_lock(settings)
-    # dbt imports and parses on the other core while the extracts load
-    not_started = dbt_process.start(settings)
-    if not_started:
-        context.log.warning(f"{not_started}; dbt starts with the build instead")
+    if _builds_dbt_in_this_process(context):
+        not_started = dbt_process.start(settings)  # dbt imports and parses while loads run
+        if not_started:
+            context.log.warning(f"{not_started}; dbt starts with the build instead")
     path = prepare_work_database(settings)
     context.log.info(f"work database {path} (as of {settings.as_of})")
     return MaterializeResult(metadata={"path": str(path), "as_of": str(settings.as_of)})
+
+
+def _builds_dbt_in_this_process(context: AssetExecutionContext) -> bool:
+    """The early dbt process serves a dbt step of this process: the in-process executor (the
+    nightly job's), with dbt models selected."""
+    if context.job_def.executor_def.name != in_process_executor.name:
+        return False
+    selected = context.run.asset_selection
+    return selected is None or not selected.isdisjoint(dbt_models.keys)
 
 
 def _raw_asset(extract_name: str) -> AssetsDefinition:

@@ -119,7 +119,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     ):
         build.append("--full-refresh")
     if engine == engines.DEFAULT_ENGINE:
-        ready = dbt_process.take(settings)  # started with the refresh, parsed by now
+        ready = dbt_process.take(settings)  # started by work_database; waits for its parse
         if ready is None:
             invocation = dbt.cli([*build, "--target", engine], context=context)
             yield from invocation.stream()

@@ -1,9 +1,12 @@
 """The dbt process a refresh starts early: real dbt, real processes, real Unix sockets."""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,8 +77,8 @@ def test_dbt_errors_reach_the_launcher_as_dbt_exit_code_2(ready, settings, tmp_p
     assert ready.process.wait(timeout=DBT_PROCESS_TIMEOUT_S) == 2  # it ran there, not in a new dbt
 
 
-def test_a_signal_to_the_launcher_reaches_the_dbt_process(ready, settings, tmp_path):
-    # dagster-dbt signals the launcher when a run is cancelled; a long query is under way
+def test_a_cancelled_build_is_interrupted_in_the_dbt_process(ready, settings, tmp_path):
+    # dagster-dbt sends SIGINT to the launcher when a run is cancelled; a long query is under way
     endless = "select sum(hash(a.range * b.range)) from range(300000) a, range(300000) b"
     launcher = subprocess.Popen(
         [str(ready.launcher), "show", "--inline", endless, "--target", "duckdb"],
@@ -85,17 +88,27 @@ def test_a_signal_to_the_launcher_reaches_the_dbt_process(ready, settings, tmp_p
         stderr=subprocess.STDOUT,
         text=True,
     )
-    for line in launcher.stdout:
-        if "Running with dbt" in line:  # the build has begun in the dbt process
-            break
-    launcher.send_signal(signal.SIGTERM)
-    assert ready.process.wait(timeout=DBT_PROCESS_TIMEOUT_S) == -signal.SIGTERM
-    assert launcher.wait(timeout=DBT_PROCESS_TIMEOUT_S) == 2
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: list(map(lines.put, launcher.stdout)), daemon=True)
+    reader.start()
+    try:
+        while "Running with dbt" not in lines.get(timeout=DBT_PROCESS_TIMEOUT_S):
+            pass  # until the dbt process has taken the command
+        time.sleep(1)  # and started the query
+        launcher.send_signal(signal.SIGINT)
+        assert ready.process.wait(timeout=DBT_PROCESS_TIMEOUT_S) == 2
+        assert launcher.wait(timeout=DBT_PROCESS_TIMEOUT_S) == 2
+    finally:
+        launcher.kill()
+        ready.process.kill()
 
 
-def test_the_waiting_process_ends_with_the_refresh_and_leaves_no_folder(ready):
-    ready.stop()
-    assert ready.process.returncode == 0
+def test_the_waiting_process_ends_with_the_refresh_and_removes_its_folder(ready):
+    deadline = time.monotonic() + DBT_PROCESS_TIMEOUT_S
+    while not (ready.folder / "manifest.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # parsed: now it waits for a command
+    ready.process.stdin.close()
+    assert ready.process.wait(timeout=DBT_PROCESS_TIMEOUT_S) == 0
     assert not ready.folder.exists()
 
 

@@ -141,6 +141,10 @@ def test_nightly_refresh_on_a_new_as_of_date_reuses_the_parsed_dbt_project(
     log = (last_dbt_run_folder() / "dbt.log").read_text()
     assert "Unable to do partial parsing" not in log
     assert "skipping partial parsing" in log
+    # parsed by the dbt process the refresh started early, which then ran the build
+    assert log.index("'invocation_command': 'dbt parse") < log.index(
+        "'invocation_command': 'dbt build"
+    )
     con = duckdb.connect(str(warehouse_dir / "warehouse.duckdb"), read_only=True)
     try:
         served_as_of = con.execute(
