@@ -1,6 +1,6 @@
 """The Dagster code location of Customer Warehouse (loaded by workspace.yaml and the CLI)."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from pipelines.ingest import raw_assets, work_database
 from pipelines.jobs import (
@@ -29,4 +29,7 @@ defs = Definitions(
         export_closed_month,
     ],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource},
+    # Runs of assets picked in the UI too: DuckDB has one writer, and the dbt process started
+    # by work_database serves the dbt step of the same process (pipelines/dbt_process.py).
+    executor=in_process_executor,
 )
