@@ -38,6 +38,7 @@ PROJECT_PARTIAL_PARSE = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 # dbt's exit codes: 1 when a model or test failed, 2 when dbt itself failed.
 EXIT_FAILED, EXIT_ERROR = 1, 2
+LAUNCHER_NAME = "dbt"
 STOP_TIMEOUT_S = 10
 
 
@@ -104,7 +105,7 @@ class ReadyProcess:
 
     @property
     def launcher(self) -> Path:
-        return self.folder / "dbt"
+        return self.folder / LAUNCHER_NAME
 
     def wait(self) -> None:
         """Until the process has exited, and with it closed the work database (DuckDB writes
@@ -157,7 +158,7 @@ def start(settings: Settings) -> str | None:
 
 def _spawn(settings: Settings, folder: Path) -> subprocess.Popen:
     socket_path = folder / "build.sock"
-    launcher = folder / "dbt"
+    launcher = folder / LAUNCHER_NAME
     launcher.write_text(
         f"#!{sys.executable} -S\n"
         "import sys\n"
@@ -224,12 +225,9 @@ def serve(listener: socket.socket, arguments: list[str]) -> int:
     threading.Thread(
         target=_exit_with_refresh_unless_building, args=(refresh_pipe, target), daemon=True
     ).start()
-    from dbt.cli.main import dbtRunner
-
     if PROJECT_PARTIAL_PARSE.exists():
         shutil.copyfile(PROJECT_PARTIAL_PARSE, target / PARTIAL_PARSE_FILE)
-    sys.argv = ["dbt", *arguments]  # what dbt logs as its invocation command
-    parsed = dbtRunner().invoke(arguments)
+    parsed = _invoke(arguments)
     manifest = parsed.result if parsed.success else None
     if manifest is not None:
         _keep_parse_state(target)
@@ -266,8 +264,7 @@ def serve(listener: socket.socket, arguments: list[str]) -> int:
         # dagster-dbt logs this line with the rest of dbt's output
         print("the build's settings differ from the early parse's: dbt parses again.")
         manifest = None
-    sys.argv = ["dbt", *request["args"]]  # what dbt logs as its invocation command
-    result = dbtRunner(manifest=manifest).invoke(request["args"])
+    result = _invoke(request["args"], manifest)
     if manifest is None and "DBT_TARGET_PATH" in request["env"]:
         _keep_parse_state(Path(request["env"]["DBT_TARGET_PATH"]))
     if result.success:
@@ -281,6 +278,13 @@ def serve(listener: socket.socket, arguments: list[str]) -> int:
     connection.sendall(str(code).encode())
     connection.close()
     return code
+
+
+def _invoke(arguments: list[str], manifest=None):
+    from dbt.cli.main import dbtRunner
+
+    sys.argv = ["dbt", *arguments]  # what dbt logs as its invocation command
+    return dbtRunner(manifest=manifest).invoke(arguments)
 
 
 def _keep_parse_state(target_path: Path) -> None:
