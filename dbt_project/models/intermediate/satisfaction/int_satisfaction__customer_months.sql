@@ -138,80 +138,64 @@ months_with_data as (
 
 ),
 
+repurchase_window_offsets as (
+
+    {{ dbt.generate_series(12) }}
+
+),
+
+trailing_orders as (
+
+    -- an activity month lies in the repurchase windows of itself and of the 11 months after
+    -- it: each activity row is spread over 12 month keys once, instead of joining every
+    -- reported month to its 12-month range of activity rows with all their measures
+    select
+        activity_months.customer_id,
+        cast(
+            {{ dbt.dateadd(
+                'month',
+                'repurchase_window_offsets.generated_number - 1',
+                'activity_months.activity_month'
+            ) }} as date
+        ) as month_start_date,
+        sum(activity_months.orders) as orders_trailing_12m
+    from activity_months
+    cross join repurchase_window_offsets
+    group by
+        activity_months.customer_id,
+        {{ dbt.dateadd(
+            'month',
+            'repurchase_window_offsets.generated_number - 1',
+            'activity_months.activity_month'
+        ) }}
+
+),
+
 final as (
 
     select
-        activity_months.customer_id,
-        months_with_data.month_start_date,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.orders
-            else 0
-        end) as orders,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.responses
-            else 0
-        end) as responses,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.csat_responses
-            else 0
-        end) as csat_responses,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.csat_index_sum
-            else 0
-        end) as csat_index_sum,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.overall_responses
-            else 0
-        end) as overall_responses,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.top_box_responses
-            else 0
-        end) as top_box_responses,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.nps_responses
-            else 0
-        end) as nps_responses,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.promoters
-            else 0
-        end) as promoters,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.passives
-            else 0
-        end) as passives,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.detractors
-            else 0
-        end) as detractors,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.complaints
-            else 0
-        end) as complaints,
-        sum(case
-            when activity_months.activity_month = months_with_data.month_start_date
-                then activity_months.valid_complaints
-            else 0
-        end) as valid_complaints,
-        sum(activity_months.orders) as orders_trailing_12m
-    from months_with_data
-    inner join activity_months
+        trailing_orders.customer_id,
+        trailing_orders.month_start_date,
+        coalesce(activity_months.orders, 0) as orders,
+        coalesce(activity_months.responses, 0) as responses,
+        coalesce(activity_months.csat_responses, 0) as csat_responses,
+        coalesce(activity_months.csat_index_sum, 0) as csat_index_sum,
+        coalesce(activity_months.overall_responses, 0) as overall_responses,
+        coalesce(activity_months.top_box_responses, 0) as top_box_responses,
+        coalesce(activity_months.nps_responses, 0) as nps_responses,
+        coalesce(activity_months.promoters, 0) as promoters,
+        coalesce(activity_months.passives, 0) as passives,
+        coalesce(activity_months.detractors, 0) as detractors,
+        coalesce(activity_months.complaints, 0) as complaints,
+        coalesce(activity_months.valid_complaints, 0) as valid_complaints,
+        trailing_orders.orders_trailing_12m
+    from trailing_orders
+    inner join months_with_data
+        on trailing_orders.month_start_date = months_with_data.month_start_date
+    left join activity_months
         on
-            months_with_data.month_start_date >= activity_months.activity_month
-            and activity_months.activity_month > cast(
-                {{ dbt.dateadd('month', -12, 'months_with_data.month_start_date') }} as date
-            )
-    group by activity_months.customer_id, months_with_data.month_start_date
+            trailing_orders.customer_id = activity_months.customer_id
+            and trailing_orders.month_start_date = activity_months.activity_month
 
 )
 

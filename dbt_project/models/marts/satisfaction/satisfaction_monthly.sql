@@ -3,6 +3,13 @@
     customers' attributes as of the as-of date, so history is restated under today's
     segmentation. A score whose base is smaller than min_responses is null. -#}
 {%- set min_n = var('min_responses') -%}
+{%- set summed_measures = [
+    'responses', 'csat_responses', 'csat_index_sum', 'overall_responses', 'top_box_responses',
+    'nps_responses', 'promoters', 'passives', 'detractors', 'orders', 'complaints',
+    'valid_complaints'] -%}
+{%- set segment_columns = [
+    ('all', "'all'"), ('region', 'region'), ('channel', 'main_channel'),
+    ('abc_tier', 'abc_tier')] -%}
 with customer_months as (
 
     select * from {{ ref('int_satisfaction__customer_months') }}
@@ -48,37 +55,50 @@ customer_attributes as (
 
 ),
 
-customer_segments as (
+attribute_months as (
 
+    -- every measure summed once per month and combination of segment attributes: each segment
+    -- type below adds up these few rows instead of joining every customer month four times
     select
-        customer_id,
-        'all' as segment_type,
-        'all' as segment_value
-    from customer_attributes
+        customer_months.month_start_date,
+        customer_attributes.region,
+        customer_attributes.main_channel,
+        customer_attributes.abc_tier,
+        {% for measure in summed_measures -%}
+            sum(customer_months.{{ measure }}) as {{ measure }},
+        {% endfor -%}
+        sum(case when customer_months.orders_trailing_12m >= 1 then 1 else 0 end)
+            as active_customers_12m,
+        sum(case when customer_months.orders_trailing_12m >= 2 then 1 else 0 end)
+            as repeat_customers_12m
+    from customer_months
+    inner join customer_attributes
+        on customer_months.customer_id = customer_attributes.customer_id
+    group by
+        customer_months.month_start_date,
+        customer_attributes.region,
+        customer_attributes.main_channel,
+        customer_attributes.abc_tier
 
-    union all
+),
 
-    select
-        customer_id,
-        'region' as segment_type,
-        region as segment_value
-    from customer_attributes
+segment_months as (
 
-    union all
-
-    select
-        customer_id,
-        'channel' as segment_type,
-        main_channel as segment_value
-    from customer_attributes
-
-    union all
-
-    select
-        customer_id,
-        'abc_tier' as segment_type,
-        abc_tier as segment_value
-    from customer_attributes
+    {% for segment_type, segment_column in segment_columns %}
+        select
+            '{{ segment_type }}' as segment_type,
+            {{ segment_column }} as segment_value,
+            month_start_date,
+            {% for measure in summed_measures + ['active_customers_12m', 'repeat_customers_12m'] -%}
+                sum({{ measure }}) as {{ measure }}
+                {%- if not loop.last %},{% endif %}
+            {% endfor -%}
+        from attribute_months
+        group by
+            {% if segment_type != 'all' %}{{ segment_column }},{% endif %}
+            month_start_date
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -91,42 +111,11 @@ months as (
 
 segments as (
 
+    -- every active customer has a month row, so its attributes appear in segment_months
     select distinct
         segment_type,
         segment_value
-    from customer_segments
-
-),
-
-segment_months as (
-
-    select
-        customer_segments.segment_type,
-        customer_segments.segment_value,
-        customer_months.month_start_date,
-        sum(customer_months.responses) as responses,
-        sum(customer_months.csat_responses) as csat_responses,
-        sum(customer_months.csat_index_sum) as csat_index_sum,
-        sum(customer_months.overall_responses) as overall_responses,
-        sum(customer_months.top_box_responses) as top_box_responses,
-        sum(customer_months.nps_responses) as nps_responses,
-        sum(customer_months.promoters) as promoters,
-        sum(customer_months.passives) as passives,
-        sum(customer_months.detractors) as detractors,
-        sum(customer_months.orders) as orders,
-        sum(customer_months.complaints) as complaints,
-        sum(customer_months.valid_complaints) as valid_complaints,
-        sum(case when customer_months.orders_trailing_12m >= 1 then 1 else 0 end)
-            as active_customers_12m,
-        sum(case when customer_months.orders_trailing_12m >= 2 then 1 else 0 end)
-            as repeat_customers_12m
-    from customer_months
-    inner join customer_segments
-        on customer_months.customer_id = customer_segments.customer_id
-    group by
-        customer_segments.segment_type,
-        customer_segments.segment_value,
-        customer_months.month_start_date
+    from segment_months
 
 ),
 
