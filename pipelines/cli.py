@@ -100,6 +100,7 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
 
     from pipelines.definitions import defs
     from pipelines.jobs import TRIGGER_TAG, record_run, summarize_run
+    from pipelines.quality import abandon_validation
     from pipelines.storage import release_refresh_lock
 
     job = defs.resolve_job_def("nightly_refresh")
@@ -113,6 +114,7 @@ def run_refresh(settings: Settings, trigger: str = "cli", quiet: bool = False):
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         )
     finally:
+        abandon_validation()
         release_refresh_lock(settings)
     try:
         return record_run(instance, result.run_id, settings, trigger)

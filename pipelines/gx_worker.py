@@ -49,10 +49,11 @@ def start() -> ProcessPoolExecutor:
 
 
 def stop() -> None:
-    """End the worker once loading is over, so its memory is free for the dbt build."""
+    """End the worker once loading is over, so its memory is free for the dbt build. Batches
+    still queued (a refresh that failed while loading) are dropped, not validated."""
     global _executor
     if _executor is not None:
-        _executor.shutdown()
+        _executor.shutdown(cancel_futures=True)
         _executor = None
 
 

@@ -1,7 +1,8 @@
 """Contract-enforcing load of one extract folder into ``raw.<extract>`` (DuckDB, SQL only).
 
 Every file is read as text, parsed and checked column by column in DuckDB, so the work is
-vectorised and spills to disk on large drops. Each row read ends in exactly one place: the raw
+vectorised and spills to disk on large drops; Parquet columns already typed as the contract's
+date, number or boolean are checked as they are (NATIVE_PARQUET_TYPES). Each row read ends in exactly one place: the raw
 table (possibly superseded later by a newer file), or ``raw.quarantine`` with the file, line,
 column and rule it broke. A file that cannot be read at all is rejected whole and the rows it
 delivered before stay in place. The manifest ``raw.file_manifest`` remembers every file by size,
@@ -130,6 +131,20 @@ create or replace macro cw_marker_currencies(m) as
 """
 
 PARSERS = {DATE: "cw_date", INTEGER: "cw_integer", DECIMAL: "cw_decimal", BOOLEAN: "cw_boolean"}
+
+# Parquet column types read as they are for a contract type, instead of going through text: a
+# typed value has no spelling to parse, only a range to fit (try_cast; out of range is
+# invalid_<type> as in text). Floating point stays on the text path, whose decimal rounding of a
+# printed float it would not match; so do columns with accepted values or a pattern.
+_WHOLE_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT") + tuple(
+    f"U{name}" for name in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+)
+NATIVE_PARQUET_TYPES = {
+    DATE: ("DATE",),
+    INTEGER: _WHOLE_NUMBERS,
+    DECIMAL: (*_WHOLE_NUMBERS, "DECIMAL"),
+    BOOLEAN: ("BOOLEAN",),
+}
 
 
 class FileRejected(Exception):
@@ -454,6 +469,7 @@ class ExtractLoader:
             " (_line bigint, column_name varchar, message varchar, raw_line varchar)"
         )
         self._has_nul = False
+        self._native_columns: set[int] = set()
         lower_name = source.name.lower()
         if lower_name.endswith(".parquet"):
             header = self._read_parquet(source)
@@ -494,8 +510,16 @@ class ExtractLoader:
         except duckdb.Error as error:
             raise FileRejected(f"{source.name}: not a readable Parquet file ({error})") from error
         header = self._check_header(source, [row[0] for row in described])
+        contract = {column.name: column for column in self.extract.columns}
+        for i, (name, (_, parquet_type, *_)) in enumerate(zip(header, described, strict=True)):
+            column = contract.get(name)
+            if column and _reads_natively(column, parquet_type):
+                self._native_columns.add(i)
         selected = ", ".join(
-            f'cast("{orig}" as varchar) as c{i}' for i, orig in enumerate(r[0] for r in described)
+            f'"{row[0]}" as c{i}'
+            if i in self._native_columns
+            else f'cast("{row[0]}" as varchar) as c{i}'
+            for i, row in enumerate(described)
         )
         try:
             self.con.execute(
@@ -802,12 +826,11 @@ class ExtractLoader:
                 )
             )
         for column in extract.columns:
-            raw = f"c{position[column.name]}" if column.name in position else "null"
-            parsed_columns.append(f"{self._parse_expression(column, raw)} as {column.name}")
-            violations += self._violations(column, raw, position)
+            parsed_columns.append(f"{self._parse_expression(column, position)} as {column.name}")
+            violations += self._violations(column, position)
         for rule in extract.row_rules:
             later, earlier = (
-                self._parse_expression(extract.column(n), self._raw(n, position))
+                self._parse_expression(extract.column(n), position)
                 for n in (rule.later, rule.earlier)
             )
             violations.append(
@@ -880,9 +903,9 @@ class ExtractLoader:
             [self.extract.name, source.name],
         )
         shown = ", ".join(
-            f"case when length(c{i}) > {RAW_VALUE_CHARS} then left(c{i}, {RAW_VALUE_CHARS})"
-            f" || '...' else c{i} end"
-            for i in range(len(header))
+            f"case when length({text}) > {RAW_VALUE_CHARS} then left({text}, {RAW_VALUE_CHARS})"
+            f" || '...' else {text} end"
+            for text in map(self._text, range(len(header)))
         )
         names = ", ".join(_sql_string(h) for h in header)
         self.con.execute(
@@ -904,14 +927,24 @@ class ExtractLoader:
             [self.extract.name, source.name, self.loaded_at],
         )
 
-    @staticmethod
-    def _raw(name: str, position: dict[str, int]) -> str:
-        return f"c{position[name]}" if name in position else "null"
+    def _text(self, index: int) -> str:
+        """Column c<index> as the file spelled it (text), for parsing and messages."""
+        return f"cast(c{index} as varchar)" if index in self._native_columns else f"c{index}"
 
-    @staticmethod
-    def _parse_expression(column: Column, raw: str) -> str:
+    def _raw(self, name: str, position: dict[str, int]) -> str:
+        return self._text(position[name]) if name in position else "null"
+
+    def _native(self, name: str, position: dict[str, int]) -> str | None:
+        """The column itself when the file typed it natively (see NATIVE_PARQUET_TYPES)."""
+        index = position.get(name)
+        return f"c{index}" if index in self._native_columns else None
+
+    def _parse_expression(self, column: Column, position: dict[str, int]) -> str:
         sql_type = SQL_TYPES[column.type]
-        if column.type in PARSERS:
+        raw, native = self._raw(column.name, position), self._native(column.name, position)
+        if native:
+            parsed = f"try_cast({native} as {sql_type})"
+        elif column.type in PARSERS:
             parsed = f"{PARSERS[column.type]}({raw})"
         elif column.accepted_values:
             parsed = f"lower(cw_text({raw}))"
@@ -924,30 +957,37 @@ class ExtractLoader:
         return f"cast({parsed} as {sql_type})"
 
     def _violations(
-        self, column: Column, raw: str, position: dict[str, int]
+        self, column: Column, position: dict[str, int]
     ) -> list[tuple[str, str, str, str]]:
         """(condition, column, rule, message SQL) for every rule of one column, in check order."""
-        name, value = column.name, f"cw_text({raw})"
+        name = column.name
+        raw, native = self._raw(name, position), self._native(name, position)
+        value = f"cw_text({raw})"
         shown = f"left(coalesce({value}, ''), 200)"
+        # A natively typed value is tested as it is: only the messages spell it out.
+        missing = f"{native} is null" if native else f"{value} is null"
+        parsed = (
+            f"try_cast({native} as {SQL_TYPES[column.type]})"
+            if native
+            else f"{PARSERS.get(column.type, 'cw_text')}({raw})"
+        )
         found = []
         if column.required:
-            found.append((f"{value} is null", name, "not_null", f"'{name} is required'"))
+            found.append((missing, name, "not_null", f"'{name} is required'"))
         if column.type in PARSERS:
             found.append(
                 (
-                    f"{value} is not null and {PARSERS[column.type]}({raw}) is null",
+                    f"not ({missing}) and {parsed} is null",
                     name,
                     f"invalid_{column.type}",
                     f"'{name} is not a valid {column.type}: ' || {shown}",
                 )
             )
-        if column.type == DECIMAL and "currency" in self.extract.column_names:
+        if column.type == DECIMAL and not native and "currency" in self.extract.column_names:
             # "$12.00" on an invoice in CNY: the symbol and the row's currency disagree.
             marker, currency = (
                 f"cw_currency_marker({raw})",
-                self._parse_expression(
-                    self.extract.column("currency"), self._raw("currency", position)
-                ),
+                self._parse_expression(self.extract.column("currency"), position),
             )
             found.append(
                 (
@@ -959,7 +999,6 @@ class ExtractLoader:
                     f"coalesce({currency}, '')",
                 )
             )
-        parsed = f"{PARSERS.get(column.type, 'cw_text')}({raw})"
         if column.accepted_values:
             allowed = ", ".join(_sql_string(v) for v in column.accepted_values)
             found.append(
@@ -1056,6 +1095,14 @@ class ExtractLoader:
                 and c._source_line = d._source_line and d._source_line < d._last_line
             """
         )
+
+
+def _reads_natively(column: Column, parquet_type: str) -> bool:
+    return (
+        not column.accepted_values
+        and not column.pattern
+        and parquet_type.split("(")[0] in NATIVE_PARQUET_TYPES.get(column.type, ())
+    )
 
 
 def load_extract(

@@ -38,6 +38,10 @@ GREAT_EXPECTATIONS_CHECK = "great_expectations"
 
 # Rows validated per Great Expectations batch: bounds memory on big first loads.
 VALIDATION_BATCH_ROWS = 1_000_000
+# How far the GX worker may fall behind the loader, in bytes of batches waiting for it (a million
+# order lines take ~190 MiB as Arrow). Up to this much, a load step hands over its batches and the
+# next extract loads while they validate; beyond it, the step waits for the worker.
+VALIDATION_QUEUE_BYTES = 1 << 30
 
 
 @dataclass
@@ -89,19 +93,20 @@ class PendingSuite:
 
     def outcome(self) -> SuiteOutcome:
         """Waits for this suite's batches still in the worker (and for those queued before them)."""
-        while any(pending is self for pending, _ in _in_flight):
+        while any(pending is self for pending, _, _ in _in_flight):
             _collect_oldest()
         return SuiteOutcome(self.suite, self.rows, self.success, list(self.failures.values()))
 
 
-# Batches submitted and not yet collected, every extract's in submission order. One is validated
-# while the loader reads the next (of this extract, or of the next extract to load): memory stays
-# at two batches, and the worker's core is busy while the refresh's is.
-_in_flight: deque[tuple[PendingSuite, Future]] = deque()
+# Batches submitted and not yet collected (with their size in bytes), every extract's in
+# submission order. The worker validates them while the loader goes on (with the rest of this
+# extract, or with the next extracts): its core is busy while the refresh's is, and the memory
+# they hold stays under VALIDATION_QUEUE_BYTES plus one batch.
+_in_flight: deque[tuple[PendingSuite, Future, int]] = deque()
 
 
 def _collect_oldest() -> None:
-    pending, future = _in_flight.popleft()
+    pending, future, _ = _in_flight.popleft()
     try:
         pending.record(gx_worker.result(future, pending.extract))
     except gx_worker.ValidatorStopped:
@@ -137,14 +142,15 @@ def submit_loaded_rows(
     loaded_at: datetime,
     directory: Path = EXPECTATIONS_DIR,
     rows_per_batch: int = VALIDATION_BATCH_ROWS,
+    queue_bytes: int = VALIDATION_QUEUE_BYTES,
 ) -> PendingSuite:
     """Start the extract's suite on the rows this refresh loaded into raw.<extract>.
 
     The rows go to the GX worker process (pipelines/gx_worker.py) in batches, so a first load of
     tens of millions of rows needs the memory of a few batches, not of the whole extract in
-    pandas. The last batch may still be validating when this returns: the caller goes on loading
-    and takes the result with ``outcome()``. Expectations on the whole table (key uniqueness
-    across batches, relationships) are dbt tests on staging.
+    pandas. Batches may still be validating when this returns (up to VALIDATION_QUEUE_BYTES of
+    them): the caller goes on loading and takes the result with ``outcome()``. Expectations on
+    the whole table (key uniqueness across batches, relationships) are dbt tests on staging.
     """
     definition = load_suite_definition(extract, directory)
     pending = PendingSuite(extract, definition["name"])
@@ -155,8 +161,9 @@ def submit_loaded_rows(
     for number, batch in enumerate(regrouped(reader, rows_per_batch)):
         pending.rows += batch.num_rows
         batch_name = f"{loaded_at:%Y%m%d%H%M%S%f}_{number}"
-        _in_flight.append((pending, gx_worker.submit(extract, batch_name, batch, definition)))
-        while len(_in_flight) > 1:
+        future = gx_worker.submit(extract, batch_name, batch, definition)
+        _in_flight.append((pending, future, batch.nbytes))
+        while len(_in_flight) > 1 and sum(size for *_, size in _in_flight) > queue_bytes:
             _collect_oldest()
     cursor.close()
     return pending
@@ -181,6 +188,14 @@ def _suite_on_newest_load(
 ) -> PendingSuite:
     loaded_at = con.execute(f"select max(_loaded_at) from raw.{extract}").fetchone()[0]
     return submit_loaded_rows(con, extract, loaded_at, directory)
+
+
+def abandon_validation() -> None:
+    """After a refresh: forget suites it left unfinished (it failed while loading) and stop the
+    worker without validating their queued batches."""
+    _in_flight.clear()
+    _started_suites.clear()
+    gx_worker.stop()
 
 
 def raw_asset_key(extract: str) -> AssetKey:

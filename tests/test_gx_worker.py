@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import Future
 from datetime import datetime
 
 import duckdb
@@ -82,6 +83,40 @@ def test_suites_in_flight_together_each_get_their_own_batches(raw_products):
     assert not second_outcome.success and second_outcome.rows_checked == 2500
     [failure] = second_outcome.failures
     assert failure["kwargs"]["column"] == "unit_cost" and failure["failed_batches"] == 3
+
+
+@pytest.mark.parametrize(
+    ("queued_batches", "waits_after_batches"),
+    [(0, [2, 3, 4, 5]), (2.5, [3, 4, 5]), (None, [])],
+    ids=["no queue", "two and a half batches", "whole extract"],
+)
+def test_the_loader_waits_for_the_worker_only_beyond_the_queue_budget(
+    raw_products, monkeypatch, queued_batches, waits_after_batches
+):
+    submitted, waited_after = [], []
+
+    def submit(extract, batch_name, batch, suite):
+        submitted.append(batch.nbytes)
+        validated = Future()
+        validated.set_result({"success": True, "failures": []})
+        return validated
+
+    def result(future, extract):
+        waited_after.append(len(submitted))
+        return future.result()
+
+    monkeypatch.setattr(gx_worker, "submit", submit)
+    monkeypatch.setattr(gx_worker, "result", result)
+    batch_bytes = raw_products.sql("select * from raw.products limit 500").to_arrow_table().nbytes
+    budget = 1 << 40 if queued_batches is None else int(queued_batches * batch_bytes)
+    pending = submit_loaded_rows(
+        raw_products, "products", LOADED_AT, rows_per_batch=500, queue_bytes=budget
+    )
+    assert len(submitted) == 5
+    assert waited_after == waits_after_batches
+    outcome = pending.outcome()
+    assert outcome.success and outcome.rows_checked == 2500
+    assert len(waited_after) == 5  # every batch's result was taken
 
 
 def test_every_load_stage_points_only_into_earlier_stages():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.contract import load_order
-from pipelines.loader import connect, load_extract
+from pipelines.contract import Column, load_order
+from pipelines.loader import _reads_natively, connect, load_extract
 
 VALID_ROWS = {
     "customers": {
@@ -389,3 +389,90 @@ def test_malformed_rows_are_quarantined_with_their_physical_line(warehouse):
         ("C1", 2),
         ("C3", 6),
     ]
+
+
+# Typed Parquet columns that break rules, or fit none of the contract's types exactly: a missing
+# required value, zero, negative, out-of-range and too-large numbers, a due date before the
+# invoice date, a null boolean that takes its default, an unknown customer, a repeated key.
+TYPED_PARQUET_ROWS = {
+    "sales_order_lines": """
+        select * from (values
+            ('O1', 1, date '2024-03-05', 'C1', 'P1', 2, 9.90, 0.00),
+            ('O2', 1, null, 'C1', 'P1', 1, 5.00, 0.00),
+            ('O3', 1, date '2024-03-05', 'C1', 'P1', 0, 5.00, null),
+            ('O4', 1, date '2024-03-05', 'C1', 'P1', 1, -1.50, 0.00),
+            ('O5', 1, date '2024-03-05', 'C1', 'P1', 99999999999999999, 1.00, 0.00),
+            ('O6', null, date '2024-03-05', 'C1', 'P1', 1, 1.00, 0.00),
+            ('O7', 1, date '2024-03-05', 'C9', 'P1', 1, 1.00, 0.00),
+            ('O1', 1, date '2024-03-06', 'C1', 'P1', 3, 9.90, 0.00)
+        ) as t(order_id, line_no, order_date, customer_id, product_id, quantity, unit_price,
+               discount_amount)
+    """,
+    "invoices": """
+        select * from (values
+            ('INV1', 'C1', date '2024-03-05', date '2024-04-04', 19.80::decimal(18, 2), 2.5,
+             10::smallint, false),
+            ('INV2', 'C1', date '2024-03-05', date '2024-03-01', 10.00, 0.0, 0::smallint, null),
+            ('INV3', 'C1', date '2024-03-05', date '2024-04-04', 10.00, 120.0, -1::smallint, true),
+            ('INV4', 'C1', date '2024-03-05', date '2024-04-04', null, null, null, null)
+        ) as t(invoice_id, customer_id, invoice_date, due_date, amount, cash_discount_pct,
+               cash_discount_days, disputed)
+    """,
+}
+
+
+@pytest.mark.parametrize("extract", sorted(TYPED_PARQUET_ROWS))
+def test_typed_parquet_values_are_checked_like_the_same_values_as_text(extract, tmp_path):
+    import duckdb
+
+    typed = duckdb.sql(TYPED_PARQUET_ROWS[extract])
+    as_text = duckdb.sql(
+        "select " + ", ".join(f"cast({c} as varchar) as {c}" for c in typed.columns) + " from typed"
+    )
+    loaded = {}
+    for name, relation in (("typed", typed), ("text", as_text)):
+        (tmp_path / name).mkdir()
+        warehouse = Warehouse(tmp_path / name)
+        seed_valid_extracts(warehouse, skip=extract)
+        warehouse.raw_dir.joinpath(extract).mkdir(parents=True, exist_ok=True)
+        relation.write_parquet(str(warehouse.raw_dir / extract / "extract.parquet"))
+        warehouse.load_all()
+        loaded[name] = (
+            warehouse.rows(
+                f"select * exclude (_source_file, _file_modified_at, _loaded_at)"
+                f" from raw.{extract} order by all"
+            ),
+            warehouse.rows(
+                "select line, column_name, rule, message, raw_values from raw.quarantine"
+                " where extract = ? order by all",
+                [extract],
+            ),
+        )
+        warehouse.con.close()
+    assert loaded["typed"] == loaded["text"]
+    rows, quarantined = loaded["typed"]
+    assert rows and len(quarantined) >= 3
+
+
+@pytest.mark.parametrize(
+    ("contract_type", "parquet_type", "is_native"),
+    [
+        ("date", "DATE", True),
+        ("integer", "SMALLINT", True),
+        ("decimal", "DECIMAL(18,2)", True),
+        ("decimal", "BIGINT", True),
+        ("boolean", "BOOLEAN", True),
+        ("decimal", "DOUBLE", False),
+        ("date", "VARCHAR", False),
+        ("date", "TIMESTAMP", False),
+        ("text", "INTEGER", False),
+    ],
+)
+def test_parquet_dates_numbers_and_booleans_skip_the_text_round_trip(
+    contract_type, parquet_type, is_native
+):
+    column = Column("value", contract_type)
+    assert _reads_natively(column, parquet_type) is is_native
+    if contract_type != "text":
+        with_values = Column("value", contract_type, accepted_values=("1",))
+        assert not _reads_natively(with_values, parquet_type)
