@@ -2,11 +2,12 @@
 
 Every file is read as text, parsed and checked column by column in DuckDB, so the work is
 vectorised and spills to disk on large drops; Parquet columns already typed as the contract's
-date, number or boolean are checked as they are (NATIVE_PARQUET_TYPES). Each row read ends in exactly one place: the raw
-table (possibly superseded later by a newer file), or ``raw.quarantine`` with the file, line,
-column and rule it broke. A file that cannot be read at all is rejected whole and the rows it
-delivered before stay in place. The manifest ``raw.file_manifest`` remembers every file by size,
-modification time and checksum, so unchanged files are never read twice.
+date, number or boolean are checked as they are (NATIVE_PARQUET_TYPES). Each row read ends in
+exactly one place: the raw table (possibly superseded later by a newer file), or
+``raw.quarantine`` with the file, line, column and rule it broke. A file that cannot be read at
+all is rejected whole and the rows it delivered before stay in place. The manifest
+``raw.file_manifest`` remembers every file by size, modification time and checksum, so unchanged
+files are never read twice.
 """
 
 from __future__ import annotations
