@@ -7,7 +7,8 @@ One run measures, on one generated dataset:
 - an incremental refresh after one new day of extracts, and its ratio to the full refresh;
 - a refresh with no new files;
 - peak resident memory of each refresh's process tree (the CLI and its dbt subprocess);
-- the published file's size and the dashboard's query latency (p50/p95 over repeated runs).
+- the published file's size and the dashboard's query latency (p50/p95 over repeated runs);
+- where each refresh's time went: before, in and after its dbt build, and the slowest models.
 Every run prints a table and writes benchmarks/results/<timestamp>_<customers>.json.
 """
 
@@ -29,13 +30,29 @@ from pathlib import Path
 import duckdb
 import psutil
 
-from pipelines.settings import PROJECT_ROOT
+from pipelines.settings import DBT_BUILD_FOLDERS, DBT_TARGET_DIR, PROJECT_ROOT
 
 # CW_BENCH_ROOT moves generated data and results elsewhere (the CI smoke run uses a temp dir).
 BENCH_ROOT = Path(os.environ.get("CW_BENCH_ROOT", PROJECT_ROOT / "benchmarks"))
 RESULTS_DIR = BENCH_ROOT / "results"
 DATA_ROOT = BENCH_ROOT / "data"
 QUERY_REPEATS = 20
+SLOWEST_MODELS_SHOWN = 5
+PROGRESS_INTERVAL_S = 60.0
+
+
+@dataclass
+class RefreshProfile:
+    """Where one refresh's wall time went, from its dbt build's run_results.json."""
+
+    before_dbt_s: float  # Dagster's start, loads, contract checks, Great Expectations
+    dbt_build_s: float
+    after_dbt_s: float  # reconciliations and the publish
+    models: int
+    model_s: float  # summed over models: more than their share of the wall with 2 dbt threads
+    tests: int
+    test_s: float
+    slowest_models_s: dict[str, float]
 
 
 @dataclass
@@ -57,6 +74,8 @@ class BenchResult:
     full_to_floor_ratio: float
     incremental_to_full_ratio: float | None
     refresh_peak_rss_bytes: dict[str, int | None] = field(default_factory=dict)
+    # None for a refresh that ran no dbt build (no new files)
+    refresh_profiles: dict[str, RefreshProfile | None] = field(default_factory=dict)
     query_ms_by_name: dict[str, dict[str, float]] = field(default_factory=dict)
     machine: dict[str, object] = field(default_factory=dict)
 
@@ -93,8 +112,57 @@ class PeakMemory:
         self._thread.join()
 
 
-def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Run the CLI as its own process; return (wall seconds, peak RSS of its process tree)."""
+def _dbt_builds_since(since: float) -> list[Path]:
+    return [
+        folder
+        for folder in DBT_TARGET_DIR.glob(DBT_BUILD_FOLDERS)
+        if folder.stat().st_mtime >= since
+    ]
+
+
+def _refresh_phase(since: float) -> str:
+    builds = _dbt_builds_since(since)
+    if not builds:
+        return "loading and checking extracts"
+    if not any((build / "run_results.json").exists() for build in builds):
+        return "dbt build"
+    return "after the dbt build (reconciliations, publish)"
+
+
+def refresh_profile(run_results: dict, started_at: float, ended_at: float) -> RefreshProfile:
+    """Split a refresh's wall time (epoch seconds) around its dbt build, whose run_results.json
+    says when the build ended and how long it took; sum model and test times."""
+    dbt_ended_at = datetime.fromisoformat(run_results["metadata"]["generated_at"]).timestamp()
+    dbt_build_s = run_results["elapsed_time"]
+    model_s = {
+        result["unique_id"].split(".", 2)[2]: result["execution_time"]
+        for result in run_results["results"]
+        if result["unique_id"].startswith("model.")
+    }
+    test_s = [
+        result["execution_time"]
+        for result in run_results["results"]
+        if result["unique_id"].startswith(("test.", "unit_test."))
+    ]
+    slowest = sorted(model_s.items(), key=lambda item: item[1], reverse=True)
+    return RefreshProfile(
+        before_dbt_s=round(max(0.0, dbt_ended_at - dbt_build_s - started_at), 2),
+        dbt_build_s=round(dbt_build_s, 2),
+        after_dbt_s=round(max(0.0, ended_at - dbt_ended_at), 2),
+        models=len(model_s),
+        model_s=round(sum(model_s.values()), 2),
+        tests=len(test_s),
+        test_s=round(sum(test_s), 2),
+        slowest_models_s={name: round(s, 2) for name, s in slowest[:SLOWEST_MODELS_SHOWN]},
+    )
+
+
+def _run_cli(
+    args: list[str], env: dict[str, str], label: str, progress: Callable[[str], None]
+) -> tuple[float, int, RefreshProfile | None]:
+    """Run the CLI as its own process, saying every minute how far it is; return its wall
+    seconds, the peak RSS of its process tree and, when it built the models, its profile."""
+    started_at = time.time()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "pipelines", *args],
@@ -104,7 +172,15 @@ def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
         env={**os.environ, **env},
     )
     with PeakMemory(process.pid) as memory:
-        output, _ = process.communicate()
+        while True:
+            try:
+                output, _ = process.communicate(timeout=PROGRESS_INTERVAL_S)
+                break
+            except subprocess.TimeoutExpired:  # retrying loses no output
+                progress(
+                    f"{label}: {(time.perf_counter() - started) / 60:.0f} min, "
+                    f"{_refresh_phase(started_at)}, peak {memory.peak / 2**30:.2f} GiB so far"
+                )
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         cause = (
@@ -115,7 +191,13 @@ def _run_cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
         raise RuntimeError(
             f"customer-warehouse {' '.join(args)} failed ({cause}):\n{output[-5000:]}"
         )
-    return elapsed, memory.peak
+    builds = [build / "run_results.json" for build in _dbt_builds_since(started_at)]
+    finished = [results for results in builds if results.exists()]
+    if not finished:
+        return elapsed, memory.peak, None
+    newest = max(finished, key=lambda results: results.stat().st_mtime)
+    profile = refresh_profile(json.loads(newest.read_text()), started_at, time.time())
+    return elapsed, memory.peak, profile
 
 
 def measure_floor(raw_dir: Path, scratch: Path) -> float:
@@ -263,21 +345,22 @@ def run_benchmark(
     env = {"CW_RAW_DIR": str(raw), "CW_WAREHOUSE_DIR": str(warehouse_dir)}
     refresh = ["refresh", "--as-of", end.isoformat(), "--quiet"]
     progress("full refresh")
-    full_s, full_rss = _run_cli(refresh, env)
+    full_s, full_rss, full_profile = _run_cli(refresh, env, "full refresh", progress)
     if full_only:
         progress("skipping the incremental and no-change refreshes (--full-only)")
-        incremental_s = incremental_rss = noop_s = noop_rss = None
+        incremental_s = incremental_rss = noop_s = noop_rss = incremental_profile = None
     else:
         progress("incremental refresh after one new day")
         new_day = end + timedelta(days=1)
         generate_day(
             raw, new_day, customers=customers, months=months, seed=seed, file_format=file_format
         )
-        incremental_s, incremental_rss = _run_cli(
-            ["refresh", "--as-of", new_day.isoformat(), "--quiet"], env
+        next_refresh = ["refresh", "--as-of", new_day.isoformat(), "--quiet"]
+        incremental_s, incremental_rss, incremental_profile = _run_cli(
+            next_refresh, env, "incremental refresh", progress
         )
         progress("refresh with no new files")
-        noop_s, noop_rss = _run_cli(["refresh", "--as-of", new_day.isoformat(), "--quiet"], env)
+        noop_s, noop_rss, _ = _run_cli(next_refresh, env, "no-change refresh", progress)
     published = warehouse_dir / "warehouse.duckdb"
     progress("dashboard queries")
     queries = measure_queries(published)
@@ -302,6 +385,7 @@ def run_benchmark(
             round(incremental_s / full_s, 3) if full_s and incremental_s is not None else None
         ),
         refresh_peak_rss_bytes={"full": full_rss, "incremental": incremental_rss, "noop": noop_rss},
+        refresh_profiles={"full": full_profile, "incremental": incremental_profile},
         query_ms_by_name={k: {m: round(v, 2) for m, v in q.items()} for k, q in queries.items()},
         machine={
             "cpus": os.cpu_count(),
@@ -322,6 +406,22 @@ def write_result(result: BenchResult) -> Path:
     return path
 
 
+def _profile_rows(profile: RefreshProfile | None) -> list[tuple[str, str]]:
+    if profile is None:
+        return []
+    slowest = ", ".join(f"{name} {s:.1f} s" for name, s in profile.slowest_models_s.items())
+    return [
+        ("  before dbt (loads, checks)", f"{profile.before_dbt_s:.1f} s"),
+        (
+            "  dbt build",
+            f"{profile.dbt_build_s:.1f} s  ({profile.models} models {profile.model_s:.1f} s, "
+            f"{profile.tests} data tests {profile.test_s:.1f} s)",
+        ),
+        ("  after dbt (publish)", f"{profile.after_dbt_s:.1f} s"),
+        ("  slowest models", slowest),
+    ]
+
+
 def format_table(result: BenchResult) -> str:
     gib = 2**30
     rows = [
@@ -333,6 +433,7 @@ def format_table(result: BenchResult) -> str:
             "full refresh",
             f"{result.full_refresh_s:.1f} s  ({result.full_to_floor_ratio:.2f} x T_floor)",
         ),
+        *_profile_rows(result.refresh_profiles.get("full")),
         (
             "incremental refresh (1 new day)",
             "not measured (--full-only)"
@@ -340,6 +441,7 @@ def format_table(result: BenchResult) -> str:
             else f"{result.incremental_refresh_s:.1f} s  "
             f"({result.incremental_to_full_ratio:.1%} of full)",
         ),
+        *_profile_rows(result.refresh_profiles.get("incremental")),
         (
             "refresh, no new files",
             "not measured (--full-only)"

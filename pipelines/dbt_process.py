@@ -31,10 +31,10 @@ from pathlib import Path
 
 from pipelines import engines
 from pipelines.dbt_process_client import REQUEST_HEADER_BYTES
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from pipelines.settings import DBT_PROJECT_DIR, DBT_TARGET_DIR, PROJECT_ROOT, Settings
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-PROJECT_PARTIAL_PARSE = DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE
+PROJECT_PARTIAL_PARSE = DBT_TARGET_DIR / PARTIAL_PARSE_FILE
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 # dbt's exit codes: 1 when a model or test failed, 2 when dbt itself failed.
 EXIT_FAILED, EXIT_ERROR = 1, 2

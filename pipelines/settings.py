@@ -16,6 +16,9 @@ import psutil
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
+# dagster-dbt gives every build of the dbt_models asset a folder of its own in the target folder
+DBT_BUILD_FOLDERS = "dbt_models-*"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 # What dbt reads besides the data: a change to any of these means the models must be rebuilt.
 DBT_PROJECT_INPUTS = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")

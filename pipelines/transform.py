@@ -23,10 +23,16 @@ from packaging import version
 from pipelines import dbt_process, engines, gx_worker
 from pipelines.dbt_process import DBT_EXECUTABLE, dbt_environment, keep_partial_parse
 from pipelines.resources import WarehouseResource
-from pipelines.settings import DBT_PROJECT_DIR, DBT_PROJECT_INPUTS, load_settings
+from pipelines.settings import (
+    DBT_BUILD_FOLDERS,
+    DBT_PROJECT_DIR,
+    DBT_PROJECT_INPUTS,
+    DBT_TARGET_DIR,
+    load_settings,
+)
 from pipelines.storage import project_changed_since_last_publish
 
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 # dagster-dbt gives every build a target folder of its own (compiled SQL and artifacts: about
 # 9 MB for the demo). The newest are kept for troubleshooting, the rest pruned.
 RUN_FOLDERS_KEPT = 20
@@ -63,11 +69,11 @@ def ensure_manifest() -> Path:
     return MANIFEST_PATH
 
 
-def prune_run_folders(target: Path = MANIFEST_PATH.parent) -> None:
+def prune_run_folders(target: Path = DBT_TARGET_DIR) -> None:
     """Remove dbt run folders beyond the newest RUN_FOLDERS_KEPT, once older than a week (a
     build still running in another warehouse folder is never older than that)."""
     runs = sorted(
-        (folder for folder in target.glob("dbt_models-*") if folder.is_dir()),
+        (folder for folder in target.glob(DBT_BUILD_FOLDERS) if folder.is_dir()),
         key=lambda folder: folder.stat().st_mtime,
         reverse=True,
     )
