@@ -178,10 +178,10 @@ def _run_cli(
                 break
             except subprocess.TimeoutExpired:  # retrying loses no output
                 progress(
-                    f"{label}: {(time.perf_counter() - started) / 60:.0f} min, "
+                    f"{label}: {(time.perf_counter() - started) // 60:.0f} min, "
                     f"{_refresh_phase(started_at)}, peak {memory.peak / 2**30:.2f} GiB so far"
                 )
-    elapsed = time.perf_counter() - started
+    elapsed, ended_at = time.perf_counter() - started, time.time()
     if process.returncode != 0:
         cause = (
             f"killed by signal {-process.returncode} (SIGKILL: out of memory?)"
@@ -196,7 +196,7 @@ def _run_cli(
     if not finished:
         return elapsed, memory.peak, None
     newest = max(finished, key=lambda results: results.stat().st_mtime)
-    profile = refresh_profile(json.loads(newest.read_text()), started_at, time.time())
+    profile = refresh_profile(json.loads(newest.read_text()), started_at, ended_at)
     return elapsed, memory.peak, profile
 
 
