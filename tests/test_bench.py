@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -83,24 +83,27 @@ def test_refresh_profile_splits_the_wall_time_around_the_dbt_build():
     assert list(profile.slowest_models_s) == [f"model_{i}" for i in (7, 6, 5, 4, 3)]
 
 
+FULL_ONLY_10M_RESULT = BenchResult(
+    customers=10_000_000,
+    months=8,
+    order_lines=100_000_000,
+    raw_bytes=2**30,
+    generate_s=1.0,
+    t_floor_s=100.0,
+    full_refresh_s=900.0,
+    incremental_refresh_s=None,
+    noop_refresh_s=None,
+    peak_rss_bytes=2**33,
+    warehouse_bytes=2**35,
+    query_p50_ms=10.0,
+    query_p95_ms=150.0,
+    full_to_floor_ratio=9.0,
+    incremental_to_full_ratio=None,
+)
+
+
 def test_full_only_run_reports_skipped_refreshes_as_not_measured():
-    result = BenchResult(
-        customers=10_000_000,
-        months=8,
-        order_lines=100_000_000,
-        raw_bytes=2**30,
-        generate_s=1.0,
-        t_floor_s=100.0,
-        full_refresh_s=900.0,
-        incremental_refresh_s=None,
-        noop_refresh_s=None,
-        peak_rss_bytes=2**33,
-        warehouse_bytes=2**35,
-        query_p50_ms=10.0,
-        query_p95_ms=150.0,
-        full_to_floor_ratio=9.0,
-        incremental_to_full_ratio=None,
-    )
+    result = FULL_ONLY_10M_RESULT
     table = format_table(result)
     lines = {line.split("  ")[1].strip(): line for line in table.splitlines()}
     assert lines["incremental refresh (1 new day)"].endswith("not measured (--full-only)")
@@ -121,24 +124,7 @@ def test_the_table_shows_where_the_full_refresh_time_went():
         test_s=87.7,
         slowest_models_s={"int_receivables__monthly_computed": 60.2, "customer_credit": 30.1},
     )
-    result = BenchResult(
-        customers=1_000_000,
-        months=24,
-        order_lines=29_000_000,
-        raw_bytes=2**30,
-        generate_s=1.0,
-        t_floor_s=25.0,
-        full_refresh_s=862.1,
-        incremental_refresh_s=None,
-        noop_refresh_s=None,
-        peak_rss_bytes=2**33,
-        warehouse_bytes=2**35,
-        query_p50_ms=10.0,
-        query_p95_ms=110.0,
-        full_to_floor_ratio=34.48,
-        incremental_to_full_ratio=None,
-        refresh_profiles={"full": profile, "incremental": None},
-    )
+    result = replace(FULL_ONLY_10M_RESULT, refresh_profiles={"full": profile, "incremental": None})
     rows = [line.strip() for line in format_table(result).splitlines()]
     assert any(
         row.startswith("before dbt (loads, checks)") and row.endswith("190.5 s") for row in rows
