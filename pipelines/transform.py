@@ -33,8 +33,8 @@ from pipelines.settings import (
 from pipelines.storage import project_changed_since_last_publish
 
 MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
-# dagster-dbt gives every build a target folder of its own (compiled SQL and artifacts: about
-# 9 MB for the demo). The newest are kept for troubleshooting, the rest pruned.
+# A build's folder (DBT_BUILD_FOLDERS) holds its compiled SQL and artifacts, about 9 MB for the
+# demo: the newest are kept for troubleshooting, the rest pruned.
 RUN_FOLDERS_KEPT = 20
 RUN_FOLDER_MIN_AGE_S = 7 * 24 * 3600
 
